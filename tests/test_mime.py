@@ -1,0 +1,109 @@
+"""Message bytes: every header and body parses back to what was rendered, whatever the text."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import datetime, timezone
+from email.header import decode_header, make_header
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from tierii_core.mime import encode_header, one_line, serialize
+from tierii_core.models import Address, Contact, Message
+
+WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+text = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
+
+
+def make(subject: str = "Hi", name: str = "", body: str = "Hello\n", html: str | None = None, headers=()) -> Message:
+    contact = Contact("zoe@example.com", {})
+    return Message(
+        contact=contact,
+        sender=Address("shop@example.com", "Green Leaf"),
+        to=Address(contact.email, name),
+        subject=subject,
+        text=body,
+        html=html,
+        message_id="<1@example.com>",
+        date=WHEN,
+        headers=tuple(headers),
+    )
+
+
+def parse(data: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(data, policy=email.policy.default)
+
+
+@given(subject=text, name=text)
+@example(subject="Hello\r\nBcc: victim@example.org", name="Eve\nX-Injected: yes")
+@example(subject="=?utf-8?q?fake?=", name='"quoted" \\ name')
+def test_subject_and_names_round_trip_and_never_add_headers(subject: str, name: str) -> None:
+    data = serialize(make(subject=subject, name=name))
+    head = data.split(b"\r\n\r\n", 1)[0]
+    header_names = [line.split(b":", 1)[0] for line in head.split(b"\r\n") if line and line[:1] not in b" \t"]
+    assert header_names == [
+        b"Date", b"From", b"To", b"Subject", b"Message-ID", b"MIME-Version",
+        b"Content-Type", b"Content-Transfer-Encoding",
+    ]
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    assert all(len(line) <= 78 for line in head.split(b"\r\n")), head
+    parsed = parse(data)
+    assert _squash(parsed["Subject"]) == _squash(one_line(subject))
+    assert parsed["To"].addresses[0].addr_spec == "zoe@example.com"
+    # Python's address parser keeps the space between encoded words that RFC 2047 drops
+    assert _bare(parsed["To"].addresses[0].display_name) == _bare(one_line(name))
+
+
+@given(name=st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=120).filter(str.strip))
+def test_non_ascii_names_decode_exactly_by_rfc_2047(name: str) -> None:
+    name = "é" + name  # force encoded words
+    head = serialize(make(name=name)).split(b"\r\n\r\n", 1)[0].decode("ascii")
+    unfolded = head.replace("\r\n ", " ")
+    to_value = next(line for line in unfolded.split("\r\n") if line.startswith("To: "))
+    display = to_value.removeprefix("To: ").rsplit(" <zoe@example.com>", 1)[0]
+    decoded = str(make_header(decode_header(display)))
+    assert decoded == one_line(name).strip()
+
+
+def _bare(value: str) -> str:
+    return "".join(str(value).split())
+
+
+def _squash(value: str) -> str:
+    """Header folding may turn runs of white space into one space; compare without them."""
+    return " ".join(str(value).split())
+
+
+@given(body=text, html=st.none() | text)
+def test_bodies_round_trip(body: str, html: str | None) -> None:
+    parsed = parse(serialize(make(body=body, html=html)))
+    normalised = body.replace("\r\n", "\n").replace("\r", "\n")
+    plain = parsed.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain.rstrip("\n") == normalised.rstrip("\n")
+    if html is not None:
+        assert parsed.get_content_type() == "multipart/alternative"
+        assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n").rstrip("\n") == html.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+    else:
+        assert parsed.get_content_type() == "text/plain"
+
+
+def test_ascii_short_message_is_plain_7bit() -> None:
+    data = serialize(make())
+    assert b"Content-Transfer-Encoding: 7bit" in data
+    assert b"Subject: Hi\r\n" in data
+    assert b"From: Green Leaf <shop@example.com>" in data
+
+
+def test_extra_headers_are_written_and_their_values_kept_on_one_line() -> None:
+    data = serialize(make(headers=[("List-Unsubscribe", "<https://u.example/x>\r\nBcc: x@y")]))
+    parsed = parse(data)
+    assert parsed["List-Unsubscribe"] == "<https://u.example/x> Bcc: x@y"
+    assert parsed["Bcc"] is None
+
+
+def test_long_ascii_subject_folds_at_spaces() -> None:
+    line = encode_header("Subject", " ".join(["word"] * 40))
+    assert "\r\n " in line
+    assert "=?" not in line

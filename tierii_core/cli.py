@@ -1,0 +1,244 @@
+"""The ``tierii`` command. Exit codes: 0 done, 1 some failed, 2 usage/configuration, 3 stopped."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from tierii_core import __version__
+from tierii_core.errors import ConfigurationError, ExitCode, TierIIError
+from tierii_core.settings import CoreSettings, SettingsReader, env_name
+
+NOT_YET = "{option} is not available in this version of tierii-core; run without it"
+
+
+class TierIIGroup(click.Group):
+    """Turns TierII errors into a one-line message and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TierIIError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(int(exc.exit_code))
+
+
+@click.group(cls=TierIIGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tierii")
+def cli() -> None:
+    """Send personalised, compliant email campaigns.
+
+    \b
+    Exit codes: 0 all done; 1 some recipients failed; 2 usage or configuration
+    error, nothing sent; 3 run stopped early (provider down, interrupted): re-run.
+    """
+
+
+def _setup(log_json: bool | None = None) -> Any:
+    from tierii_core.logs import configure_logging
+    from tierii_core.plugins import make_plugin_manager
+
+    configure_logging(json=log_json)
+    return make_plugin_manager()
+
+
+# -- plugins ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: name, version, hooks and components."""
+    from tierii_core.plugins import Registry, plugin_rows
+
+    pm = _setup()
+    rows = plugin_rows(pm, Registry(pm))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("plugin", "version", "hooks", "components")
+    for row in rows:
+        name = row["name"] + (" (default)" if row["default"] else "")
+        table.add_row(name, row["version"] or "", "\n".join(row["hooks"]), "\n".join(row["components"]))
+    Console().print(table)
+
+
+# -- check ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--provider", "provider_name", help="Provider to test (default: the one a send would use).")
+def check(provider_name: str | None) -> None:
+    """Validate settings, show them (secrets masked) and test the provider."""
+    from tierii_core.plugins import Registry
+
+    pm = _setup()
+    reader = SettingsReader({env_name(None, "provider"): provider_name})
+    registry = Registry(pm)
+    known = set()
+    problems = []
+    sections: list[tuple[str, type, str | None]] = [("core", CoreSettings, None)]
+    sections += [(f"{i.kind} {i.name}", i.cls.Settings, i.name) for i in registry.components() if attrs.fields(i.cls.Settings)]
+    for title, settings_cls, component in sections:
+        click.echo(f"[{title}]")
+        try:
+            for origin in reader.origins(settings_cls, component):
+                known.add(origin.variable)
+                click.echo(f"  {origin.variable} = {origin.shown()}  ({origin.source})")
+        except TierIIError as exc:
+            problems.append(str(exc))
+            click.echo(f"  {exc}")
+    unknown = sorted(reader.known_variables() - known - {"TIERII_LOAD_PLUGINS", "TIERII_DISABLE_PLUGINS", "TIERII_TRACE_PLUGINS"})
+    for variable in unknown:
+        click.echo(f"warning: {variable} is not a known setting (misspelt?)", err=True)
+    if problems:
+        raise ConfigurationError("settings are invalid (see above)")
+
+    from tierii_core.runner import Campaign, SendOptions
+
+    campaign = Campaign(pm, reader, SendOptions(contacts="", template=Path()))
+    provider = campaign._select_provider()
+    click.echo(f"[provider {provider.name}]")
+    ok = True
+    for step in provider.check():
+        ok = ok and step.ok
+        click.echo(f"  {'ok  ' if step.ok else 'FAIL'} {step.step}: {step.detail}")
+    if not ok:
+        sys.exit(ExitCode.STOPPED)
+
+
+# -- preview and send -------------------------------------------------------------------------
+
+
+def _message_options(func: Any) -> Any:
+    options = [
+        click.argument("contacts"),
+        click.option("-t", "--template", type=click.Path(path_type=Path), required=True, help="Template file (headers, blank line, text body)."),
+        click.option("--html", type=click.Path(path_type=Path), help="HTML alternative template."),
+        click.option("--subject", help="Subject (overrides the template's Subject:)."),
+        click.option("--from", "sender", help="Sender 'Name <addr>' (overrides the template's From:)."),
+        click.option("--log-json", is_flag=True, default=None, help="Log events as JSON lines."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@_message_options
+@click.option("-n", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many messages to show.")
+def preview(contacts: str, template: Path, html: Path | None, subject: str | None, sender: str | None, log_json: bool | None, count: int) -> None:
+    """Render the first N messages and print them; send nothing."""
+    from tierii_core.runner import Campaign, SendOptions
+
+    pm = _setup(log_json)
+    options = SendOptions(contacts, template, html, subject, sender)
+    campaign = Campaign(pm, SettingsReader(), options)
+    campaign.prepare(need_provider=False)
+    for item in campaign.preview(count):
+        click.echo(f"----- {item.origin}")
+        if item.message is None:
+            click.echo(f"{item.outcome.status.value}: {item.outcome.reason}")
+            continue
+        click.echo(_readable(item.message))
+
+
+def _readable(message: Any) -> str:
+    from tierii_core.mime import format_address
+
+    lines = [f"From: {format_address(message.sender)}", f"To: {format_address(message.to)}"]
+    if message.reply_to:
+        lines.append(f"Reply-To: {format_address(message.reply_to)}")
+    lines.append(f"Subject: {message.subject}")
+    lines += [f"{name}: {value}" for name, value in message.headers]
+    lines += ["", message.text.rstrip("\n")]
+    if message.html is not None:
+        lines += ["", f"[HTML alternative: {len(message.html)} characters]"]
+    return "\n".join(lines)
+
+
+@cli.command()
+@_message_options
+@click.option("--provider", help="Provider name, or 'auto' (default: TIERII_PROVIDER).")
+@click.option("--campaign", help="Campaign name (default: derived from source, template, subject, provider).")
+@click.option("--dry-run", is_flag=True, help="Render and check every message; send nothing.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after N contacts.")
+@click.option("--rate", help="Maximum rate, N/s or N/min.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Messages per provider call.")
+@click.option("--batch-delay", type=click.FloatRange(min=0), help="Seconds between batches.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Provider calls in flight at once.")
+@click.option("--report", type=click.Path(path_type=Path, dir_okay=False), help="Write a JSON report here.")
+@click.option("--outbox", type=click.Path(path_type=Path, file_okay=False), help="Maildir for the outbox provider.")
+@click.option("--rules", help="Compliance rule packs, PACK[,PACK...].")
+@click.option("--retry-failed", is_flag=True, help="Try recipients that failed in an earlier run again.")
+@click.option("--retry-unknown", is_flag=True, help="Resend recipients whose delivery is unknown.")
+@click.option("--transactional", is_flag=True, default=None, help="Transactional mail: marketing rules off.")
+def send(
+    contacts: str,
+    template: Path,
+    html: Path | None,
+    subject: str | None,
+    sender: str | None,
+    log_json: bool | None,
+    provider: str | None,
+    campaign: str | None,
+    dry_run: bool,
+    limit: int | None,
+    rate: str | None,
+    batch_size: int | None,
+    batch_delay: float | None,
+    concurrency: int | None,
+    report: Path | None,
+    outbox: Path | None,
+    rules: str | None,
+    retry_failed: bool,
+    retry_unknown: bool,
+    transactional: bool | None,
+) -> None:
+    """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
+    from tierii_core.runner import Campaign, SendOptions
+
+    refused = {"--rate": rate, "--rules": rules, "--retry-failed": retry_failed, "--retry-unknown": retry_unknown}
+    refused["--concurrency"] = concurrency if concurrency and concurrency > 1 else None
+    for option, value in refused.items():
+        if value:
+            raise click.UsageError(NOT_YET.format(option=option))
+    pm = _setup(log_json)
+    overrides = {
+        env_name(None, "provider"): provider,
+        env_name(None, "batch_size"): batch_size,
+        env_name(None, "batch_delay"): batch_delay,
+        env_name(None, "transactional"): transactional,
+        env_name("outbox", "dir"): outbox,
+    }
+    reader = SettingsReader(overrides)
+    core = reader.load(CoreSettings)
+    for variable, value in ((env_name(None, "rate_limit"), core.rate_limit), (env_name(None, "rules"), core.rules)):
+        if value:
+            raise ConfigurationError(f"{variable} is set, but {NOT_YET.format(option=variable)}")
+    if core.concurrency > 1:
+        raise ConfigurationError(f"TIERII_CONCURRENCY={core.concurrency}: {NOT_YET.format(option='concurrency above 1')}")
+    options = SendOptions(contacts, template, html, subject, sender, campaign, dry_run, limit)
+    run = Campaign(pm, reader, options, core)
+    run.prepare(need_provider=not dry_run)
+    click.echo(f"campaign {run.campaign}: provider {','.join(run.provider_names) or '(dry run)'}", err=True)
+    summary = run.run()
+    if report is not None:
+        report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    sys.exit(int(summary.exit_code))
+
+
+def main() -> None:
+    cli(prog_name="tierii")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,167 @@
+"""Base classes for the components plugins register.
+
+Each registration hook returns a list of classes derived from these. A component class has
+a ``name`` (its configuration key: ``TIERII_<NAME>_<FIELD>`` fills its nested ``Settings``)
+and a one-line docstring that ``tierii plugins`` shows. The core instantiates them; plugins
+never construct each other's components.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from attrs import frozen
+
+from tierii_core.models import CheckStep, Contact, Credentials, Message, Outcome, Rejected
+
+
+@frozen
+class NoSettings:
+    """The settings of a component that has none."""
+
+
+class Component:
+    """What every component has: a name and a nested frozen attrs ``Settings`` class."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type] = NoSettings
+
+    @classmethod
+    def describe(cls) -> str:
+        """The first line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+class _Claiming(Component):
+    #: glob patterns (case-insensitive) of the locations or files this component handles
+    patterns: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def claims(cls, location: str) -> bool:
+        lowered = location.lower()
+        return any(fnmatch.fnmatchcase(lowered, p.lower()) for p in cls.patterns)
+
+
+class ContactSource(_Claiming):
+    """Streams contacts from a location (a file path, a database URL...).
+
+    Iterating yields :class:`Contact` for good records and :class:`Rejected` for records that
+    cannot be used (invalid address, repeated address), each with its origin, so that the run
+    reports them and goes on. Sources must stream: never hold the whole list in memory.
+    Raise :class:`~tierii_core.errors.SourceError` when nothing can be read at all.
+    """
+
+    def __init__(self, location: str, settings: Any) -> None:
+        self.location = location
+        self.settings = settings
+
+    def estimate_count(self) -> int | None:
+        """A cheap estimate of the number of records, for progress and ETA; None if unknown."""
+        return None
+
+    def __iter__(self) -> Iterator[Contact | Rejected]:
+        raise NotImplementedError
+
+
+class CompiledTemplate:
+    """One compiled template string; ``render`` is called once per contact, so keep it cheap."""
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        """Render for one contact; raise :class:`~tierii_core.errors.MissingVariable` for a gap."""
+        raise NotImplementedError
+
+
+class TemplateEngine(_Claiming):
+    """Compiles template text. The core splits a template file into headers and body and
+    compiles each piece through the engine that claims the file."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    def compile(self, source: str, *, origin: str, escape_html: bool) -> CompiledTemplate:
+        """Compile ``source`` (from ``origin``, ``file:line``); escape values only if ``escape_html``.
+
+        Raise :class:`~tierii_core.errors.TemplateError` naming ``origin`` on a syntax error.
+        """
+        raise NotImplementedError
+
+
+class DeliveryProvider(Component):
+    """Delivers messages: an SMTP relay, an HTTP API, a local Maildir...
+
+    The core opens the provider once per run (``with provider:``), calls :meth:`send` with
+    batches of at most ``max_batch`` messages, and closes it. ``send`` returns one
+    :class:`Outcome` per message (in any order, matched by ``email``): sent, permanent or
+    transient failure, or unknown when the answer was lost after the request went out.
+    Raise :class:`~tierii_core.errors.FatalProviderError` when nothing can be sent (bad
+    credentials): the run stops and nothing the provider did not accept is recorded as sent.
+    ``send`` may be called from several worker threads at once (``--concurrency``).
+    """
+
+    #: the auto-selection order among configured providers: highest first
+    priority: ClassVar[int] = 0
+    #: how many messages one ``send`` call takes
+    max_batch: ClassVar[int] = 1
+    #: limits the provider's service enforces, which the core never exceeds (None = none)
+    max_per_minute: ClassVar[float | None] = None
+
+    def __init__(self, settings: Any, credentials: Credentials | None) -> None:
+        self.settings = settings
+        self.credentials = credentials
+
+    @classmethod
+    def is_configured(cls, settings: Any) -> bool:
+        """Whether the settings are enough to use this provider (for ``TIERII_PROVIDER=auto``)."""
+        return False
+
+    def open(self) -> None:
+        """Connect, log in, warm up. Raise ``FatalProviderError`` if that cannot work."""
+
+    def close(self) -> None:
+        """Release connections; called once, even after an error."""
+
+    def send(self, messages: Sequence[Message]) -> list[Outcome]:
+        raise NotImplementedError
+
+    def check(self) -> Iterator[CheckStep]:
+        """``tierii check``: try the connection step by step, yielding each step's result."""
+        yield CheckStep("configuration", True, "nothing to check for this provider")
+
+    def __enter__(self) -> DeliveryProvider:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class ComplianceRule(Component):
+    """A rule checked before anything is sent.
+
+    ``scope`` is ``"message"`` (run on each rendered message: a failure stops the send before
+    any message leaves) or ``"recipient"`` (run on each contact: a failure excludes that
+    contact with the reason). ``marketing`` rules are off for transactional mail.
+    Return None when the rule holds, else the reason, citing its source where one exists.
+    """
+
+    scope: ClassVar[str] = "message"
+    marketing: ClassVar[bool] = True
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    def check_contact(self, contact: Contact) -> str | None:
+        return None
+
+    def check_message(self, message: Message) -> str | None:
+        return None
+
+
+KINDS: Mapping[str, type[Component]] = {
+    "source": ContactSource,
+    "engine": TemplateEngine,
+    "provider": DeliveryProvider,
+    "rule": ComplianceRule,
+}

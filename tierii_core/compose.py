@@ -1,0 +1,100 @@
+"""Turn one contact into one :class:`Message`: render every piece of the template, strictly."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from datetime import datetime, timezone
+from email.utils import parseaddr
+from pathlib import Path
+
+from tierii_core.components import CompiledTemplate, TemplateEngine
+from tierii_core.errors import ConfigurationError, MissingVariable
+from tierii_core.mime import one_line
+from tierii_core.models import Address, Contact, Message
+from tierii_core.templates import TemplateFile, TemplatePiece, load_template, read_text
+
+
+class ComposeError(Exception):
+    """This contact's message cannot be built (a missing variable, a bad rendered address)."""
+
+
+def parse_address(text: str, what: str) -> Address:
+    """``Name <a@b>`` or ``a@b`` -> Address; ValueError naming ``what`` if it is not one."""
+    name, email = parseaddr(one_line(text))
+    if not email or "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise ValueError(f"{what} {text.strip()!r} is not an email address")
+    return Address(email, name)
+
+
+class Composer:
+    """Compiles a template once, then builds a message per contact."""
+
+    def __init__(
+        self,
+        template_path: Path,
+        engine: TemplateEngine,
+        *,
+        html_path: Path | None = None,
+        subject: str | None = None,
+        sender: str | None = None,
+        default_sender: Address | None = None,
+    ) -> None:
+        self.template_path = template_path
+        template: TemplateFile = load_template(template_path)
+        headers = dict(template.headers)
+        if subject is not None:
+            headers["Subject"] = TemplatePiece(subject, "--subject")
+        if sender is not None:
+            headers["From"] = TemplatePiece(sender, "--from")
+        if "Subject" not in headers:
+            raise ConfigurationError(f"{template_path}: no 'Subject:' header and no --subject given")
+        if "From" not in headers and default_sender is None:
+            raise ConfigurationError(
+                f"{template_path}: no sender: add a 'From:' header, pass --from, or set TIERII_FROM_EMAIL"
+            )
+
+        def compile_piece(piece: TemplatePiece, escape_html: bool = False) -> CompiledTemplate:
+            return engine.compile(piece.text, origin=piece.origin, escape_html=escape_html)
+
+        self._subject = compile_piece(headers["Subject"])
+        self._sender = compile_piece(headers["From"]) if "From" in headers else None
+        self._reply_to = compile_piece(headers["Reply-To"]) if "Reply-To" in headers else None
+        self._text = compile_piece(template.body)
+        self._html = None
+        if html_path is not None:
+            html_source = read_text(html_path, "HTML template")
+            self._html = compile_piece(TemplatePiece(html_source, f"{html_path}:1"), escape_html=True)
+        self._default_sender = default_sender
+        self._ids = itertools.count()
+        self._id_prefix = f"{os.getpid()}.{secrets.token_hex(6)}"
+
+    def compose(self, contact: Contact) -> Message:
+        context = contact.fields if "email" in contact.fields else {**contact.fields, "email": contact.email}
+        try:
+            subject = one_line(self._subject.render(context)).strip()
+            sender = (
+                parse_address(self._sender.render(context), "From")
+                if self._sender is not None
+                else self._default_sender
+            )
+            reply_to = parse_address(self._reply_to.render(context), "Reply-To") if self._reply_to else None
+            text = self._text.render(context)
+            html = self._html.render(context) if self._html is not None else None
+        except MissingVariable as exc:
+            raise ComposeError(str(exc)) from None
+        except ValueError as exc:
+            raise ComposeError(str(exc)) from None
+        domain = sender.email.rsplit("@", 1)[-1]
+        return Message(
+            contact=contact,
+            sender=sender,
+            to=Address(contact.email, contact.name),
+            subject=subject,
+            text=text,
+            html=html,
+            reply_to=reply_to,
+            message_id=f"<{self._id_prefix}.{next(self._ids)}@{domain}>",
+            date=datetime.now(timezone.utc),
+        )

@@ -1,0 +1,105 @@
+"""Progress and the end-of-run summary: a rich bar on a terminal, log events otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+
+import structlog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from tierii_core import hookimpl
+from tierii_core.models import Outcome, RunInfo, RunSummary, Status
+
+log = structlog.get_logger()
+
+PLAIN_PROGRESS_EVERY = 5.0  # seconds between progress events when not on a terminal
+
+
+class _Display:
+    def __init__(self, run: RunInfo) -> None:
+        self.done = 0
+        self.sent = 0
+        self.last_event = time.monotonic()
+        self.progress: Progress | None = None
+        if sys.stderr.isatty():
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>8.0f}/min"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            verb = "Checking" if run.dry_run else "Sending"
+            self.task = self.progress.add_task(f"{verb} {run.campaign}", total=run.total, rate=0.0)
+            self.progress.start()
+        self.started = time.monotonic()
+
+    def advance(self, run: RunInfo, outcomes: Sequence[Outcome]) -> None:
+        self.done += len(outcomes)
+        self.sent += sum(1 for o in outcomes if o.status in (Status.SENT, Status.PENDING))
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.sent * 60 / elapsed
+        if self.progress is not None:
+            self.progress.update(self.task, advance=len(outcomes), rate=rate)
+        elif time.monotonic() - self.last_event >= PLAIN_PROGRESS_EVERY:
+            self.last_event = time.monotonic()
+            log.info("run.progress", campaign=run.campaign, done=self.done, total=run.total, per_minute=round(rate))
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+_displays: dict[str, _Display] = {}
+
+
+@hookimpl
+def tierii_run_started(run: RunInfo) -> None:
+    _displays[run.campaign] = _Display(run)
+
+
+@hookimpl
+def tierii_batch_finished(run: RunInfo, outcomes: Sequence[Outcome]) -> None:
+    display = _displays.get(run.campaign)
+    if display is not None:
+        display.advance(run, outcomes)
+
+
+@hookimpl
+def tierii_run_finished(run: RunInfo, summary: RunSummary) -> None:
+    display = _displays.pop(run.campaign, None)
+    if display is not None:
+        display.stop()
+    print_summary(summary)
+
+
+def print_summary(summary: RunSummary) -> None:
+    """The end-of-run summary on stdout: counts, rate, error rate, duration, and why it stopped."""
+    out = sys.stdout
+    if summary.dry_run:
+        out.write(f"dry run: {summary.rendered} would be sent (nothing was sent)\n")
+    else:
+        out.write(f"sent: {summary.sent}\n")
+    out.write(f"failed: {summary.failed}\n")
+    if summary.unknown:
+        out.write(f"unknown: {summary.unknown} (may have been delivered; not resent)\n")
+    out.write(f"excluded: {summary.excluded}\n")
+    for reason, count in sorted(summary.excluded_by_reason.items()):
+        out.write(f"  {reason}: {count}\n")
+    out.write(f"emails/min: {summary.emails_per_minute:.0f}\n")
+    out.write(f"error rate: {summary.error_rate:.1%}\n")
+    out.write(f"duration: {summary.duration:.2f}s\n")
+    for failure in summary.failures[:20]:
+        out.write(f"  {failure.status.value} {failure.email}: {failure.reason}\n")
+    if len(summary.failures) > 20:
+        out.write(f"  ... and {len(summary.failures) - 20} more (see --report)\n")
+    if summary.stopped:
+        out.write(f"stopped: {summary.stopped}\n")
+    out.flush()

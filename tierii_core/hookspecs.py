@@ -1,0 +1,100 @@
+"""Every hook TierII calls. Implement them in a plugin with ``@tierii_core.hookimpl``.
+
+Hooks are called with keyword arguments; an implementation may accept any subset of a
+hook's parameters, and must not give them default values. New parameters are only ever
+added at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tierii_core import hookspec
+from tierii_core.components import ComplianceRule, ContactSource, DeliveryProvider, TemplateEngine
+from tierii_core.models import Credentials, Outcome, RunInfo, RunSummary
+
+__all__ = [
+    "tierii_compliance_rules",
+    "tierii_contact_sources",
+    "tierii_delivery_providers",
+    "tierii_resolve_credentials",
+    "tierii_run_started",
+    "tierii_batch_finished",
+    "tierii_run_finished",
+    "tierii_template_engines",
+]
+
+
+@hookspec
+def tierii_contact_sources() -> list[type[ContactSource]]:
+    """Register contact sources.
+
+    :return: :class:`~tierii_core.components.ContactSource` subclasses; each claims locations
+        by its ``patterns`` (``*.csv``). Names must be unique across all plugins.
+    """
+
+
+@hookspec
+def tierii_template_engines() -> list[type[TemplateEngine]]:
+    """Register template engines.
+
+    :return: :class:`~tierii_core.components.TemplateEngine` subclasses; each claims template
+        files by its ``patterns`` (``*.mustache``).
+    """
+
+
+@hookspec
+def tierii_delivery_providers() -> list[type[DeliveryProvider]]:
+    """Register delivery providers (the seed's "auth providers").
+
+    :return: :class:`~tierii_core.components.DeliveryProvider` subclasses. With
+        ``TIERII_PROVIDER=auto`` the configured provider with the highest ``priority`` is used.
+    """
+
+
+@hookspec
+def tierii_compliance_rules() -> list[type[ComplianceRule]]:
+    """Register compliance rules.
+
+    :return: :class:`~tierii_core.components.ComplianceRule` subclasses, checked before sending.
+    """
+
+
+@hookspec(firstresult=True)
+def tierii_resolve_credentials(provider: str, settings: Any) -> Credentials | None:
+    """Supply the credentials for a provider; the first non-None answer wins.
+
+    The built-in implementation (``trylast``) reads them from the provider's settings
+    (``TIERII_<PROVIDER>_USERNAME``/``PASSWORD``/``API_TOKEN``); a keyring or secret-manager
+    plugin answers first.
+
+    :param provider: the provider's name, e.g. ``"smtp"``
+    :param settings: that provider's structured ``Settings`` instance
+    """
+
+
+@hookspec
+def tierii_run_started(run: RunInfo) -> None:
+    """A run is starting. Observers must not raise; an exception is logged and ignored.
+
+    :param run: what is being sent, where from, with which providers
+    """
+
+
+@hookspec
+def tierii_batch_finished(run: RunInfo, outcomes: Sequence[Outcome]) -> None:
+    """A batch has been delivered (or failed) and recorded.
+
+    :param run: the run
+    :param outcomes: one per recipient in the batch (sent, failed, excluded or unknown)
+    """
+
+
+@hookspec
+def tierii_run_finished(run: RunInfo, summary: RunSummary) -> None:
+    """The run has ended, completely or stopped early (``summary.stopped`` says why).
+
+    :param run: the run
+    :param summary: the counts and failures
+    """

@@ -1,0 +1,237 @@
+"""TIERII_* settings: python-decouple reads them, cattrs structures them into attrs classes.
+
+Order of precedence: command-line options (passed as ``overrides``), the process environment,
+a ``.env`` file in the working directory, then the defaults in the ``Settings`` classes.
+Each component's nested ``Settings`` is filled from ``TIERII_<COMPONENT>_<FIELD>``; the core's
+own settings from ``TIERII_<FIELD>``. Every bad value is reported at once, each naming its
+variable, the problem and the expected form.
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from attrs import field, frozen
+from decouple import Config, RepositoryEmpty, RepositoryEnv
+
+from tierii_core.errors import SettingsError
+from tierii_core.models import Secret
+
+PREFIX = "TIERII_"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+FORMS: Mapping[Any, str] = {
+    int: "a whole number, e.g. 25",
+    float: "a number, e.g. 1.5",
+    bool: "true or false",
+    Path: "a path",
+    str: "text",
+    Secret: "text (kept secret)",
+}
+
+
+def _to_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not a yes/no value")
+
+
+def _to_int(value: Any, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip().replace("_", "")
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+
+
+def _to_float(value: Any, _: type) -> float:
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(bool, _to_bool)
+    converter.register_structure_hook(int, _to_int)
+    converter.register_structure_hook(float, _to_float)
+    converter.register_structure_hook(Secret, lambda v, _: v if isinstance(v, Secret) else Secret(str(v)))
+    converter.register_structure_hook(Path, lambda v, _: Path(os.path.expanduser(str(v))))
+    return converter
+
+
+converter = _make_converter()
+
+
+def env_name(component: str | None, field_name: str) -> str:
+    """The variable that fills a field: ``TIERII_SMTP_HOST`` or, for the core, ``TIERII_PROVIDER``."""
+    middle = f"{component.upper()}_" if component else ""
+    return f"{PREFIX}{middle}{field_name.upper()}"
+
+
+def expected_form(attribute: attrs.Attribute) -> str:
+    """How a value of this field should look, for error messages and the settings reference."""
+    if "form" in attribute.metadata:
+        return attribute.metadata["form"]
+    kind = attribute.type
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    return FORMS.get(kind, str(kind))
+
+
+@frozen
+class CoreSettings:
+    """Settings of the core, read from ``TIERII_<FIELD>``."""
+
+    provider: str = field(
+        default="auto",
+        metadata={
+            "help": "Provider name, a fallback chain 'a,b', or 'auto' (highest-priority configured).",
+            "form": "a provider name, 'a,b' or 'auto'",
+        },
+    )
+    from_email: str = field(default="", metadata={"help": "Default sender address (template From: wins)."})
+    from_name: str = field(default="", metadata={"help": "Default sender display name."})
+    batch_size: int = field(
+        default=0,
+        validator=attrs.validators.ge(0),
+        metadata={"help": "Messages per provider call; 0 = the provider's maximum.", "form": "a whole number >= 0"},
+    )
+    batch_delay: float = field(
+        default=0.0,
+        validator=attrs.validators.ge(0),
+        metadata={"help": "Seconds to wait between batches.", "form": "a number of seconds >= 0"},
+    )
+    rate_limit: str = field(default="", metadata={"help": "Maximum sending rate, e.g. 50/s or 600/min.", "form": "N/s or N/min"})
+    concurrency: int = field(
+        default=1,
+        validator=attrs.validators.ge(1),
+        metadata={"help": "Provider calls in flight at once.", "form": "a whole number >= 1"},
+    )
+    state_dir: Path = field(default=Path(".tierii"), metadata={"help": "Where the journal lives."})
+    transactional: bool = field(default=False, metadata={"help": "Transactional mail: marketing rules off."})
+    max_attempts: int = field(
+        default=5,
+        validator=attrs.validators.ge(1),
+        metadata={"help": "Attempts per recipient for transient errors.", "form": "a whole number >= 1"},
+    )
+    retry_delay: float = field(
+        default=0.5,
+        validator=attrs.validators.ge(0),
+        metadata={"help": "Base of the exponential backoff between attempts, in seconds.", "form": "a number of seconds >= 0"},
+    )
+    rules: str = field(default="", metadata={"help": "Compliance rule packs, e.g. cannabis-ca.", "form": "PACK[,PACK...]"})
+
+
+@frozen
+class Origin:
+    """Where a setting's value came from, for ``tierii check``."""
+
+    variable: str
+    value: Any
+    source: str  # "option", "environment", ".env", "default"
+    secret: bool = False
+
+    def shown(self) -> str:
+        if self.secret:
+            return "********" if self.value else "(not set)"
+        return str(self.value)
+
+
+class SettingsReader:
+    """Reads raw values with decouple and structures attrs ``Settings`` classes from them."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None, env_file: Path | None = None) -> None:
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        path = env_file if env_file is not None else Path.cwd() / ".env"
+        self.env_file = path if path.is_file() else None
+        self._config = Config(RepositoryEnv(str(path)) if self.env_file else RepositoryEmpty())
+        self._dotenv = self._config.repository
+
+    def raw(self, variable: str) -> tuple[Any, str] | None:
+        """The raw value of one variable and where it came from, or None if unset."""
+        if variable in self.overrides:
+            return self.overrides[variable], "option"
+        if variable in os.environ:
+            return os.environ[variable], "environment"
+        if variable in self._dotenv:
+            return self._config.get(variable), ".env"
+        return None
+
+    def known_variables(self) -> set[str]:
+        """Every ``TIERII_*`` variable set in the environment or the ``.env`` file."""
+        names = {k for k in os.environ if k.startswith(PREFIX)}
+        if self.env_file:
+            names |= {k for k in RepositoryEnv(str(self.env_file)).data if k.startswith(PREFIX)}
+        return names
+
+    def load(self, cls: type, component: str | None = None) -> Any:
+        """Build ``cls`` from its variables; raise :class:`SettingsError` listing every problem."""
+        values, problems = {}, []
+        for attribute in attrs.fields(attrs.resolve_types(cls)):
+            variable = env_name(component, attribute.name)
+            found = self.raw(variable)
+            if found is None:
+                continue
+            raw, source = found
+            try:
+                value = converter.structure(raw, attribute.type)
+                if attribute.validator is not None:
+                    attribute.validator(None, attribute, value)
+            except (ValueError, TypeError, cattrs.BaseValidationError) as exc:
+                shown = "********" if _is_secret(attribute) else repr(raw)
+                problems.append(
+                    f"{variable}={shown} ({source}): {_problem(exc)}; expected {expected_form(attribute)}"
+                )
+                continue
+            values[attribute.name] = value
+        if problems:
+            raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+        return cls(**values)
+
+    def origins(self, cls: type, component: str | None = None) -> Iterator[Origin]:
+        """Each field's variable, effective value and where it came from."""
+        instance = self.load(cls, component)
+        for attribute in attrs.fields(attrs.resolve_types(cls)):
+            variable = env_name(component, attribute.name)
+            found = self.raw(variable)
+            yield Origin(
+                variable,
+                getattr(instance, attribute.name),
+                found[1] if found else "default",
+                _is_secret(attribute),
+            )
+
+
+def _is_secret(attribute: attrs.Attribute) -> bool:
+    kind = attribute.type
+    return kind is Secret or Secret in typing.get_args(kind)
+
+
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(exc))
+    text = str(exc)
+    # attrs validators say "'x' must be >= 1: 0": keep the useful tail
+    return text.split(": ", 1)[0] if text.startswith("'") else text
+
+
+def settings_fields(cls: type) -> tuple[attrs.Attribute, ...]:
+    return attrs.fields(attrs.resolve_types(cls))
