@@ -47,30 +47,6 @@ def _setup(log_json: bool | None = None) -> Any:
     return make_plugin_manager()
 
 
-# -- plugins ----------------------------------------------------------------------------------
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def plugins(as_json: bool) -> None:
-    """List installed plugins: name, version, hooks and components."""
-    from tierii_core.plugins import Registry, plugin_rows
-
-    pm = _setup()
-    rows = plugin_rows(pm, Registry(pm))
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("plugin", "version", "hooks", "components")
-    for row in rows:
-        name = row["name"] + (" (default)" if row["default"] else "")
-        table.add_row(name, row["version"] or "", "\n".join(row["hooks"]), "\n".join(row["components"]))
-    Console().print(table)
-
-
 # -- check ------------------------------------------------------------------------------------
 
 
@@ -234,6 +210,16 @@ def send(
     if report is not None:
         report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
     sys.exit(int(summary.exit_code))
+
+
+def _add_commands() -> None:
+    from tierii_core.cli_plugins import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_commands()
 
 
 def main() -> None:
