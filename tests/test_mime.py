@@ -17,7 +17,9 @@ WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)
 
 
-def make(subject: str = "Hi", name: str = "", body: str = "Hello\n", html: str | None = None, headers=()) -> Message:
+def make(
+    subject: str = "Hi", name: str = "", body: str = "Hello\n", html: str | None = None, headers=()
+) -> Message:
     contact = Contact("zoe@example.com", {})
     return Message(
         contact=contact,
@@ -44,8 +46,14 @@ def test_subject_and_names_round_trip_and_never_add_headers(subject: str, name: 
     head = data.split(b"\r\n\r\n", 1)[0]
     header_names = [line.split(b":", 1)[0] for line in head.split(b"\r\n") if line and line[:1] not in b" \t"]
     assert header_names == [
-        b"Date", b"From", b"To", b"Subject", b"Message-ID", b"MIME-Version",
-        b"Content-Type", b"Content-Transfer-Encoding",
+        b"Date",
+        b"From",
+        b"To",
+        b"Subject",
+        b"Message-ID",
+        b"MIME-Version",
+        b"Content-Type",
+        b"Content-Transfer-Encoding",
     ]
     assert all(len(line) <= 998 for line in data.split(b"\r\n"))
     assert all(len(line) <= 78 for line in head.split(b"\r\n")), head
@@ -56,7 +64,9 @@ def test_subject_and_names_round_trip_and_never_add_headers(subject: str, name: 
     assert _bare(parsed["To"].addresses[0].display_name) == _bare(one_line(name))
 
 
-@given(name=st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=120).filter(str.strip))
+@given(
+    name=st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=120).filter(str.strip)
+)
 def test_non_ascii_names_decode_exactly_by_rfc_2047(name: str) -> None:
     name = "é" + name  # force encoded words
     head = serialize(make(name=name)).split(b"\r\n\r\n", 1)[0].decode("ascii")
@@ -84,7 +94,9 @@ def test_bodies_round_trip(body: str, html: str | None) -> None:
     assert plain.rstrip("\n") == normalised.rstrip("\n")
     if html is not None:
         assert parsed.get_content_type() == "multipart/alternative"
-        assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n").rstrip("\n") == html.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+        assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n").rstrip("\n") == html.replace(
+            "\r\n", "\n"
+        ).replace("\r", "\n").rstrip("\n")
     else:
         assert parsed.get_content_type() == "text/plain"
 

@@ -62,7 +62,11 @@ def check(provider_name: str | None) -> None:
     known = set()
     problems = []
     sections: list[tuple[str, type, str | None]] = [("core", CoreSettings, None)]
-    sections += [(f"{i.kind} {i.name}", i.cls.Settings, i.name) for i in registry.components() if attrs.fields(i.cls.Settings)]
+    sections += [
+        (f"{i.kind} {i.name}", i.cls.Settings, i.name)
+        for i in registry.components()
+        if attrs.fields(i.cls.Settings)
+    ]
     for title, settings_cls, component in sections:
         click.echo(f"[{title}]")
         try:
@@ -72,7 +76,11 @@ def check(provider_name: str | None) -> None:
         except TierIIError as exc:
             problems.append(str(exc))
             click.echo(f"  {exc}")
-    unknown = sorted(reader.known_variables() - known - {"TIERII_LOAD_PLUGINS", "TIERII_DISABLE_PLUGINS", "TIERII_TRACE_PLUGINS"})
+    unknown = sorted(
+        reader.known_variables()
+        - known
+        - {"TIERII_LOAD_PLUGINS", "TIERII_DISABLE_PLUGINS", "TIERII_TRACE_PLUGINS"}
+    )
     for variable in unknown:
         click.echo(f"warning: {variable} is not a known setting (misspelt?)", err=True)
     if problems:
@@ -97,7 +105,13 @@ def check(provider_name: str | None) -> None:
 def _message_options(func: Any) -> Any:
     options = [
         click.argument("contacts"),
-        click.option("-t", "--template", type=click.Path(path_type=Path), required=True, help="Template file (headers, blank line, text body)."),
+        click.option(
+            "-t",
+            "--template",
+            type=click.Path(path_type=Path),
+            required=True,
+            help="Template file (headers, blank line, text body).",
+        ),
         click.option("--html", type=click.Path(path_type=Path), help="HTML alternative template."),
         click.option("--subject", help="Subject (overrides the template's Subject:)."),
         click.option("--from", "sender", help="Sender 'Name <addr>' (overrides the template's From:)."),
@@ -110,8 +124,18 @@ def _message_options(func: Any) -> Any:
 
 @cli.command()
 @_message_options
-@click.option("-n", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many messages to show.")
-def preview(contacts: str, template: Path, html: Path | None, subject: str | None, sender: str | None, log_json: bool | None, count: int) -> None:
+@click.option(
+    "-n", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many messages to show."
+)
+def preview(
+    contacts: str,
+    template: Path,
+    html: Path | None,
+    subject: str | None,
+    sender: str | None,
+    log_json: bool | None,
+    count: int,
+) -> None:
     """Render the first N messages and print them; send nothing."""
     from tierii_core.runner import Campaign, SendOptions
 
@@ -152,7 +176,9 @@ def _readable(message: Any) -> str:
 @click.option("--batch-delay", type=click.FloatRange(min=0), help="Seconds between batches.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Provider calls in flight at once.")
 @click.option("--report", type=click.Path(path_type=Path, dir_okay=False), help="Write a JSON report here.")
-@click.option("--outbox", type=click.Path(path_type=Path, file_okay=False), help="Maildir for the outbox provider.")
+@click.option(
+    "--outbox", type=click.Path(path_type=Path, file_okay=False), help="Maildir for the outbox provider."
+)
 @click.option("--rules", help="Compliance rule packs, PACK[,PACK...].")
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed in an earlier run again.")
 @click.option("--retry-unknown", is_flag=True, help="Resend recipients whose delivery is unknown.")
@@ -182,7 +208,12 @@ def send(
     """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
     from tierii_core.runner import Campaign, SendOptions
 
-    refused = {"--rate": rate, "--rules": rules, "--retry-failed": retry_failed, "--retry-unknown": retry_unknown}
+    refused = {
+        "--rate": rate,
+        "--rules": rules,
+        "--retry-failed": retry_failed,
+        "--retry-unknown": retry_unknown,
+    }
     refused["--concurrency"] = concurrency if concurrency and concurrency > 1 else None
     for option, value in refused.items():
         if value:
@@ -197,11 +228,16 @@ def send(
     }
     reader = SettingsReader(overrides)
     core = reader.load(CoreSettings)
-    for variable, value in ((env_name(None, "rate_limit"), core.rate_limit), (env_name(None, "rules"), core.rules)):
+    for variable, value in (
+        (env_name(None, "rate_limit"), core.rate_limit),
+        (env_name(None, "rules"), core.rules),
+    ):
         if value:
             raise ConfigurationError(f"{variable} is set, but {NOT_YET.format(option=variable)}")
     if core.concurrency > 1:
-        raise ConfigurationError(f"TIERII_CONCURRENCY={core.concurrency}: {NOT_YET.format(option='concurrency above 1')}")
+        raise ConfigurationError(
+            f"TIERII_CONCURRENCY={core.concurrency}: {NOT_YET.format(option='concurrency above 1')}"
+        )
     options = SendOptions(contacts, template, html, subject, sender, campaign, dry_run, limit)
     run = Campaign(pm, reader, options, core)
     run.prepare(need_provider=not dry_run)

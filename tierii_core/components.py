@@ -57,6 +57,10 @@ class ContactSource(_Claiming):
         self.location = location
         self.settings = settings
 
+    def validate(self) -> None:
+        """Check, before anything is sent, that the location can be read (file exists, header
+        has an email column...); raise ``SourceError`` if not. Called once by the core."""
+
     def estimate_count(self) -> int | None:
         """A cheap estimate of the number of records, for progress and ETA; None if unknown."""
         return None

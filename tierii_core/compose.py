@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import secrets
 from datetime import datetime, timezone
-from email.utils import parseaddr
 from pathlib import Path
 
 from tierii_core.components import CompiledTemplate, TemplateEngine
@@ -20,12 +20,25 @@ class ComposeError(Exception):
     """This contact's message cannot be built (a missing variable, a bad rendered address)."""
 
 
+_NAME_ADDR = re.compile(r"\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*")
+_BARE_ADDR = re.compile(r"\s*([^<>\s\"]+@[^<>\s\"@]+)\s*")
+
+
 def parse_address(text: str, what: str) -> Address:
-    """``Name <a@b>`` or ``a@b`` -> Address; ValueError naming ``what`` if it is not one."""
-    name, email = parseaddr(one_line(text))
-    if not email or "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise ValueError(f"{what} {text.strip()!r} is not an email address")
-    return Address(email, name)
+    """``Name <a@b>`` or ``a@b`` -> Address; ValueError naming ``what`` if it is not one.
+
+    The display name is everything before the last ``<...>``, so a rendered name may hold
+    any character (``;``, ``,``, quotes) without breaking the address.
+    """
+    text = one_line(text)
+    if match := _NAME_ADDR.fullmatch(text):
+        name, email = match.groups()
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        return Address(email, name)
+    if match := _BARE_ADDR.fullmatch(text):
+        return Address(match.group(1), "")
+    raise ValueError(f"{what} {text.strip()!r} is not an email address")
 
 
 class Composer:

@@ -15,13 +15,13 @@ from tierii_core.components import ComplianceRule, ContactSource, DeliveryProvid
 from tierii_core.models import Credentials, Outcome, RunInfo, RunSummary
 
 __all__ = [
+    "tierii_batch_finished",
     "tierii_compliance_rules",
     "tierii_contact_sources",
     "tierii_delivery_providers",
     "tierii_resolve_credentials",
-    "tierii_run_started",
-    "tierii_batch_finished",
     "tierii_run_finished",
+    "tierii_run_started",
     "tierii_template_engines",
 ]
 

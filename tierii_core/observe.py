@@ -7,6 +7,8 @@ from typing import Any
 import pluggy
 import structlog
 
+from tierii_core.plugins import each_implementation
+
 log = structlog.get_logger()
 
 
@@ -14,11 +16,12 @@ def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
     """Call every implementation of an observer hook; log, and otherwise ignore, failures.
 
     pluggy stops a hook call at the first exception; observers are independent, so each
-    implementation is called on its own (with just the arguments it asks for).
+    implementation is called on its own.
     """
-    caller = getattr(pm.hook, hook_name)
-    for impl in reversed(caller.get_hookimpls()):
+    for plugin_name, call in each_implementation(pm, hook_name):
         try:
-            impl.function(**{name: kwargs[name] for name in impl.argnames})
+            call(**kwargs)
         except Exception as exc:  # an observer must never break delivery
-            log.warning("observer.failed", plugin=impl.plugin_name, hook=hook_name, error=f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "observer.failed", plugin=plugin_name, hook=hook_name, error=f"{type(exc).__name__}: {exc}"
+            )

@@ -136,6 +136,20 @@ def _describe_failure(pm: PluginManager, plugin: object, exc: Exception) -> str:
     return f"plugin '{name}'{where} is invalid: {exc}\n" + ESCAPE_HATCH.format(name=name, dist=dist)
 
 
+def each_implementation(pm: pluggy.PluginManager, hook_name: str) -> Iterator[tuple[str, Any]]:
+    """(plugin name, caller) for each implementation of a hook, in call order.
+
+    Calling implementations one by one tells which plugin returned what (for clash messages)
+    and isolates failures (for observers); going through ``subset_hook_caller`` keeps
+    ``TIERII_TRACE_PLUGINS`` tracing every call.
+    """
+    impls = getattr(pm.hook, hook_name).get_hookimpls()
+    plugins = [impl.plugin for impl in impls]
+    for impl in reversed(impls):
+        others = [p for p in plugins if p is not impl.plugin]
+        yield impl.plugin_name, pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+
 @frozen
 class ComponentInfo:
     kind: str
@@ -151,14 +165,17 @@ class Registry:
         self.pm = pm
         self._by_kind: dict[str, dict[str, ComponentInfo]] = {kind: {} for kind in KINDS}
         for kind, hook_name in REGISTRATION_HOOKS.items():
-            for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                for cls in impl.function() or ():
-                    self._add(kind, cls, impl.plugin_name)
+            for plugin_name, call in each_implementation(pm, hook_name):
+                for registered in call():  # one list per implementation: here, one
+                    for cls in registered or ():
+                        self._add(kind, cls, plugin_name)
 
     def _add(self, kind: str, cls: type[Component], plugin: str) -> None:
         base = KINDS[kind]
         if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise PluginError(f"plugin '{plugin}' registered {cls!r} as a {kind}, but it is not a {base.__name__} subclass")
+            raise PluginError(
+                f"plugin '{plugin}' registered {cls!r} as a {kind}, but it is not a {base.__name__} subclass"
+            )
         name = getattr(cls, "name", None)
         if not name:
             raise PluginError(f"plugin '{plugin}' registered {cls.__name__} without a 'name'")

@@ -21,8 +21,8 @@ import attrs
 import structlog
 from attrs import define, frozen
 
-from tierii_core.compose import ComposeError, Composer, parse_address
 from tierii_core.components import ContactSource, DeliveryProvider
+from tierii_core.compose import ComposeError, Composer, parse_address
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
 from tierii_core.models import Contact, ErrorKind, Message, Outcome, Rejected, RunInfo, RunSummary, Status
 from tierii_core.observe import notify
@@ -93,6 +93,7 @@ class Campaign:
     def prepare(self, *, need_provider: bool = True) -> None:
         source_cls = self.registry.claiming("source", self.options.contacts)
         self.source: ContactSource = source_cls(self.options.contacts, self._settings_of(source_cls))
+        self.source.validate()
         engine_cls = self.registry.claiming("engine", str(self.options.template))
         engine = engine_cls(self._settings_of(engine_cls))
         self.composer = Composer(
@@ -117,7 +118,9 @@ class Campaign:
         if not self.core.from_email:
             return None
         try:
-            return attrs.evolve(parse_address(self.core.from_email, "TIERII_FROM_EMAIL"), name=self.core.from_name)
+            return attrs.evolve(
+                parse_address(self.core.from_email, "TIERII_FROM_EMAIL"), name=self.core.from_name
+            )
         except ValueError as exc:
             raise ConfigurationError(f"{exc}; expected an address such as shop@example.com") from None
 
@@ -193,7 +196,8 @@ class Campaign:
                 assert self.provider is not None
                 with self.provider:
                     self._deliver_all(run, tally)
-        except (FatalProviderError, RunStopped) as exc:
+        except (FatalProviderError, RunStopped, ConfigurationError) as exc:
+            # a source that breaks mid-stream stops the run too: some messages may be out
             tally.stopped = str(exc)
             log.error("run.stopped", campaign=run.campaign, reason=str(exc))
         except KeyboardInterrupt:
@@ -233,7 +237,9 @@ class Campaign:
             tally.add(outcomes)
             notify(self.pm, "tierii_batch_finished", run=run, outcomes=outcomes)
 
-    def _deliver(self, provider: DeliveryProvider, messages: list[Message], breaker: _CircuitBreaker) -> list[Outcome]:
+    def _deliver(
+        self, provider: DeliveryProvider, messages: list[Message], breaker: _CircuitBreaker
+    ) -> list[Outcome]:
         """Send one batch, retrying transient failures with backoff; one final outcome each."""
         final: list[Outcome] = []
         pending = messages
@@ -336,7 +342,13 @@ def _log_outcome(outcome: Outcome, origin: str) -> None:
     if outcome.status is Status.EXCLUDED:
         log.warning("contact.excluded", origin=origin, email=outcome.email or None, reason=outcome.reason)
     elif outcome.status is Status.FAILED:
-        log.warning("message.failed", origin=origin, email=outcome.email, kind=outcome.kind.value if outcome.kind else None, reason=outcome.reason)
+        log.warning(
+            "message.failed",
+            origin=origin,
+            email=outcome.email,
+            kind=outcome.kind.value if outcome.kind else None,
+            reason=outcome.reason,
+        )
     elif outcome.status is Status.UNKNOWN:
         log.warning("message.unknown", origin=origin, email=outcome.email, reason=outcome.reason)
 

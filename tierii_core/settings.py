@@ -112,14 +112,19 @@ class CoreSettings:
     batch_size: int = field(
         default=0,
         validator=attrs.validators.ge(0),
-        metadata={"help": "Messages per provider call; 0 = the provider's maximum.", "form": "a whole number >= 0"},
+        metadata={
+            "help": "Messages per provider call; 0 = the provider's maximum.",
+            "form": "a whole number >= 0",
+        },
     )
     batch_delay: float = field(
         default=0.0,
         validator=attrs.validators.ge(0),
         metadata={"help": "Seconds to wait between batches.", "form": "a number of seconds >= 0"},
     )
-    rate_limit: str = field(default="", metadata={"help": "Maximum sending rate, e.g. 50/s or 600/min.", "form": "N/s or N/min"})
+    rate_limit: str = field(
+        default="", metadata={"help": "Maximum sending rate, e.g. 50/s or 600/min.", "form": "N/s or N/min"}
+    )
     concurrency: int = field(
         default=1,
         validator=attrs.validators.ge(1),
@@ -135,9 +140,14 @@ class CoreSettings:
     retry_delay: float = field(
         default=0.5,
         validator=attrs.validators.ge(0),
-        metadata={"help": "Base of the exponential backoff between attempts, in seconds.", "form": "a number of seconds >= 0"},
+        metadata={
+            "help": "Base of the exponential backoff between attempts, in seconds.",
+            "form": "a number of seconds >= 0",
+        },
     )
-    rules: str = field(default="", metadata={"help": "Compliance rule packs, e.g. cannabis-ca.", "form": "PACK[,PACK...]"})
+    rules: str = field(
+        default="", metadata={"help": "Compliance rule packs, e.g. cannabis-ca.", "form": "PACK[,PACK...]"}
+    )
 
 
 @frozen

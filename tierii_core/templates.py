@@ -68,10 +68,13 @@ def parse_template(text: str, path: Path) -> TemplateFile:
         name, value = match.group(1), match.group(2).strip()
         canonical = HEADERS.get(name.lower())
         if canonical is None:
-            hint = " (the recipient comes from the contact's email)" if name.lower() in {"to", "cc", "bcc"} else ""
+            hint = (
+                " (the recipient comes from the contact's email)"
+                if name.lower() in {"to", "cc", "bcc"}
+                else ""
+            )
             raise TemplateError(
-                f"{path}:{number}: header '{name}' is not supported{hint}; "
-                f"use {', '.join(HEADERS.values())}"
+                f"{path}:{number}: header '{name}' is not supported{hint}; use {', '.join(HEADERS.values())}"
             )
         if canonical in headers:
             raise TemplateError(f"{path}:{number}: header '{canonical}' appears twice")

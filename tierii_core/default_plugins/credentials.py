@@ -18,7 +18,11 @@ def tierii_resolve_credentials(provider: str, settings: Any) -> Credentials | No
         return None
     username = getattr(settings, "username", None) or None
     secret = next(
-        (value for name in _SECRET_FIELDS if isinstance(value := getattr(settings, name, None), Secret) and value),
+        (
+            value
+            for name in _SECRET_FIELDS
+            if isinstance(value := getattr(settings, name, None), Secret) and value
+        ),
         None,
     )
     if username is None and secret is None:

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 import structlog
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from tierii_core import hookimpl
 from tierii_core.models import Outcome, RunInfo, RunSummary, Status
@@ -50,7 +57,9 @@ class _Display:
             self.progress.update(self.task, advance=len(outcomes), rate=rate)
         elif time.monotonic() - self.last_event >= PLAIN_PROGRESS_EVERY:
             self.last_event = time.monotonic()
-            log.info("run.progress", campaign=run.campaign, done=self.done, total=run.total, per_minute=round(rate))
+            log.info(
+                "run.progress", campaign=run.campaign, done=self.done, total=run.total, per_minute=round(rate)
+            )
 
     def stop(self) -> None:
         if self.progress is not None:

@@ -39,7 +39,9 @@ class Outbox(DeliveryProvider):
         try:
             self._maildir = mailbox.Maildir(os.fspath(self.settings.dir), factory=None, create=True)
         except OSError as exc:
-            raise FatalProviderError(f"outbox {self.settings.dir}: cannot create the Maildir: {exc.strerror}") from exc
+            raise FatalProviderError(
+                f"outbox {self.settings.dir}: cannot create the Maildir: {exc.strerror}"
+            ) from exc
         self._lock = threading.Lock()
 
     def send(self, messages: Sequence[Message]) -> list[Outcome]:
@@ -61,7 +63,9 @@ class Outbox(DeliveryProvider):
         except FatalProviderError as exc:
             yield CheckStep("maildir", False, str(exc))
             return
-        yield CheckStep("maildir", True, f"{directory.resolve()} is writable ({len(self._maildir)} messages in it)")
+        yield CheckStep(
+            "maildir", True, f"{directory.resolve()} is writable ({len(self._maildir)} messages in it)"
+        )
 
 
 @hookimpl

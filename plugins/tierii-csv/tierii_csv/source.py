@@ -35,7 +35,9 @@ class _DecodedLines:
             try:
                 yield data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                self.bad[self.number] = f"not valid UTF-8 (byte {data[exc.start]:#04x} at column {exc.start + 1})"
+                self.bad[self.number] = (
+                    f"not valid UTF-8 (byte {data[exc.start]:#04x} at column {exc.start + 1})"
+                )
                 yield data.decode("utf-8", errors="replace")
 
 
@@ -94,14 +96,31 @@ class CsvSource(ContactSource):
                 if not row or all(not cell.strip() for cell in row):
                     continue
                 origin = f"{self.path}:{first_line}"
-                bad = next((lines.bad[n] for n in range(first_line, reader.line_num + 1) if n in lines.bad), None)
+                bad = next(
+                    (lines.bad[n] for n in range(first_line, reader.line_num + 1) if n in lines.bad), None
+                )
                 if bad:
                     yield Rejected(origin, bad)
                     continue
-                if len(row) != len(columns):
+                if len(row) > len(columns):
                     yield Rejected(origin, f"{len(row)} fields where the header has {len(columns)}")
                     continue
                 yield self._contact(row, columns, email_index, origin, seen)
+
+    def validate(self) -> None:
+        """Read the header now, so that a file without an email column stops the run early."""
+        with self._open() as raw:
+            first = raw.readline()
+        if first.startswith(BOM):
+            first = first[len(BOM) :]
+        try:
+            header = first.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(f"{self.path}:1: header row is not valid UTF-8") from None
+        if not header.strip():
+            raise SourceError(f"{self.path}: empty file: a header row with an 'email' column is needed")
+        columns = next(csv.reader([header], delimiter=sniff_delimiter(header)))
+        self._email_column([c.strip() for c in columns])
 
     def _email_column(self, columns: list[str]) -> int:
         for index, name in enumerate(columns):
@@ -114,7 +133,7 @@ class CsvSource(ContactSource):
     def _contact(
         row: list[str], columns: list[str], email_index: int, origin: str, seen: SeenAddresses
     ) -> Contact | Rejected:
-        address = row[email_index].strip()
+        address = row[email_index].strip() if email_index < len(row) else ""
         if not address:
             return Rejected(origin, "empty email address")
         try:
@@ -124,6 +143,7 @@ class CsvSource(ContactSource):
         email = valid.ascii_email or valid.normalized
         if not seen.add(email):
             return Rejected(origin, f"repeated address {email}", email)
-        fields = dict(zip(columns, row))
+        # a short row lacks its last columns: the strict templates fail it if they use them
+        fields = dict(zip(columns, row, strict=False))
         fields[columns[email_index]] = email
         return Contact(email, fields, origin)
