@@ -12,6 +12,7 @@ import click
 
 from tierii_core import __version__
 from tierii_core.errors import ConfigurationError, ExitCode, TierIIError
+from tierii_core.models import Status
 from tierii_core.settings import CoreSettings, SettingsReader, env_name
 
 NOT_YET = "{option} is not available in this version of tierii-core; run without it"
@@ -89,7 +90,7 @@ def check(provider_name: str | None) -> None:
     from tierii_core.runner import Campaign, SendOptions
 
     campaign = Campaign(pm, reader, SendOptions(contacts="", template=Path()))
-    provider = campaign._select_provider()
+    provider = campaign._provider(campaign.core.provider.split(",")[0].strip() or "auto")
     click.echo(f"[provider {provider.name}]")
     ok = True
     for step in provider.check():
@@ -208,37 +209,25 @@ def send(
     """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
     from tierii_core.runner import Campaign, SendOptions
 
-    refused = {
-        "--rate": rate,
-        "--rules": rules,
-        "--retry-failed": retry_failed,
-        "--retry-unknown": retry_unknown,
-    }
-    refused["--concurrency"] = concurrency if concurrency and concurrency > 1 else None
-    for option, value in refused.items():
-        if value:
-            raise click.UsageError(NOT_YET.format(option=option))
+    if rules:
+        raise click.UsageError(NOT_YET.format(option="--rules"))
     pm = _setup(log_json)
     overrides = {
         env_name(None, "provider"): provider,
         env_name(None, "batch_size"): batch_size,
         env_name(None, "batch_delay"): batch_delay,
+        env_name(None, "rate_limit"): rate,
+        env_name(None, "concurrency"): concurrency,
         env_name(None, "transactional"): transactional,
         env_name("outbox", "dir"): outbox,
     }
     reader = SettingsReader(overrides)
     core = reader.load(CoreSettings)
-    for variable, value in (
-        (env_name(None, "rate_limit"), core.rate_limit),
-        (env_name(None, "rules"), core.rules),
-    ):
-        if value:
-            raise ConfigurationError(f"{variable} is set, but {NOT_YET.format(option=variable)}")
-    if core.concurrency > 1:
-        raise ConfigurationError(
-            f"TIERII_CONCURRENCY={core.concurrency}: {NOT_YET.format(option='concurrency above 1')}"
-        )
-    options = SendOptions(contacts, template, html, subject, sender, campaign, dry_run, limit)
+    if core.rules:
+        raise ConfigurationError(f"TIERII_RULES is set, but {NOT_YET.format(option='TIERII_RULES')}")
+    options = SendOptions(
+        contacts, template, html, subject, sender, campaign, dry_run, limit, retry_failed, retry_unknown
+    )
     run = Campaign(pm, reader, options, core)
     run.prepare(need_provider=not dry_run)
     click.echo(f"campaign {run.campaign}: provider {','.join(run.provider_names) or '(dry run)'}", err=True)
@@ -246,6 +235,66 @@ def send(
     if report is not None:
         report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
     sys.exit(int(summary.exit_code))
+
+
+# -- status -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("campaign", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--list",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in Status] + ["all"]),
+    help="Also list the recipients in this state (repeatable; 'all' for every state).",
+)
+def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None:
+    """What the journal knows: sent, failed, excluded, unknown, pending (latest campaign by default)."""
+    from tierii_core.journal import SqliteJournal
+
+    core = SettingsReader().load(CoreSettings)
+    journal = SqliteJournal(core.state_dir, read_only=True)
+    try:
+        known = journal.campaigns()
+        if campaign is None:
+            if not known:
+                raise ConfigurationError(f"no campaign in the journal at {core.state_dir}")
+            campaign = known[0]
+        elif campaign not in known:
+            raise ConfigurationError(f"no campaign named {campaign!r} (known: {', '.join(known) or 'none'})")
+        wanted = list(Status) if "all" in states else [Status(s) for s in states]
+        report: dict[str, Any] = {"campaign": campaign, "counts": journal.counts(campaign)}
+        if wanted:
+            report["recipients"] = {
+                state.value: [
+                    {
+                        "email": r.email,
+                        "origin": r.origin,
+                        "provider": r.provider,
+                        "provider_message_id": r.provider_message_id,
+                        "attempts": r.attempts,
+                        "reason": r.last_error,
+                    }
+                    for r in journal.recipients(campaign, state)
+                ]
+                for state in wanted
+            }
+    finally:
+        journal.close()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"campaign {campaign}")
+    for state, count in report["counts"].items():
+        click.echo(f"  {state}: {count}")
+    for state, rows in report.get("recipients", {}).items():
+        for row in rows:
+            detail = row["reason"] or row["provider_message_id"] or ""
+            click.echo(f"  {state} {row['email']} ({row['origin']}) {detail}".rstrip())
+    if len(known) > 1:
+        click.echo(f"other campaigns: {', '.join(c for c in known if c != campaign)}")
 
 
 def _add_commands() -> None:

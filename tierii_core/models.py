@@ -190,6 +190,7 @@ class RunSummary:
     unknown: int = 0
     skipped: int = 0  # already done in an earlier run of the same campaign
     rendered: int = 0  # dry run: messages rendered and checked, not sent
+    pending: int = 0  # not yet accepted when the run stopped: a re-run sends them
     duration: float = 0.0
     dry_run: bool = False
     stopped: str | None = None
@@ -212,7 +213,7 @@ class RunSummary:
     def exit_code(self) -> int:
         from tierii_core.errors import ExitCode
 
-        if self.stopped:
+        if self.stopped or self.pending:
             return ExitCode.STOPPED
         if self.failed or self.unknown:
             return ExitCode.SOME_FAILED

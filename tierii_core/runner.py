@@ -1,18 +1,23 @@
-"""The campaign loop: stream -> check -> render -> batch -> deliver -> record -> notify.
+"""The campaign loop: stream -> journal says done? skip -> render -> batch -> deliver -> record -> notify.
 
 Everything that can be wrong with the configuration is found in :meth:`Campaign.prepare`,
 before the first message leaves. After that, a recipient's problem is an :class:`Outcome`
-and the run goes on; only a fatal provider error or an interruption stops it (exit 3).
+and the run goes on; only a stop (every provider failed fatally, the circuit breaker opened,
+Ctrl-C or SIGTERM, the journal cannot be written) ends it early, with exit 3, safe to re-run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
-import random
+import os
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,10 +28,13 @@ from attrs import define, frozen
 
 from tierii_core.components import ContactSource, DeliveryProvider
 from tierii_core.compose import ComposeError, Composer, parse_address
+from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot, _Stopped
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
+from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of
 from tierii_core.models import Contact, ErrorKind, Message, Outcome, Rejected, RunInfo, RunSummary, Status
 from tierii_core.observe import notify
 from tierii_core.plugins import PluginManager, Registry
+from tierii_core.ratelimit import TokenBucket, parse_rate
 from tierii_core.settings import CoreSettings, SettingsReader
 
 log = structlog.get_logger()
@@ -46,6 +54,8 @@ class SendOptions:
     campaign: str | None = None
     dry_run: bool = False
     limit: int | None = None
+    retry_failed: bool = False
+    retry_unknown: bool = False
 
 
 @frozen
@@ -55,6 +65,16 @@ class Prepared:
     message: Message | None = None
     outcome: Outcome | None = None
     origin: str = ""
+
+
+@frozen
+class Chunk:
+    """One batch's worth of records: messages to deliver and outcomes decided without a provider."""
+
+    messages: list[Message]
+    decided: list[tuple[str, Outcome]]  # (origin, outcome)
+    skipped: int = 0
+    unknown: list[Outcome] = attrs.Factory(list)
 
 
 def campaign_id(options: SendOptions, providers: Sequence[str]) -> str:
@@ -87,6 +107,7 @@ class Campaign:
         self.reader = reader
         self.options = options
         self.core = core or reader.load(CoreSettings)
+        self.journal: Journal | None = None
 
     # -- preparation: every configuration error surfaces here -------------------------------
 
@@ -104,12 +125,20 @@ class Campaign:
             sender=self.options.sender,
             default_sender=self._default_sender(),
         )
-        self.provider: DeliveryProvider | None = None
-        self.provider_names: tuple[str, ...] = ()
+        self.messages_bucket = (
+            TokenBucket.for_messages(parse_rate(self.core.rate_limit, "TIERII_RATE_LIMIT"))
+            if self.core.rate_limit
+            else None
+        )
+        self.slots: list[ProviderSlot] = []
         if need_provider:
-            self.provider = self._select_provider()
-            self.provider_names = (self.provider.name,)
+            self.slots = [self._slot(p) for p in self._select_providers()]
+        self.provider_names = tuple(slot.name for slot in self.slots)
         self.campaign = campaign_id(self.options, self.provider_names)
+        if not self.options.dry_run and need_provider:
+            self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
+        elif (self.core.state_dir / "journal.sqlite3").exists():
+            self.journal = SqliteJournal(self.core.state_dir, read_only=True)
 
     def _settings_of(self, cls: type) -> Any:
         return self.reader.load(cls.Settings, cls.name)
@@ -124,14 +153,14 @@ class Campaign:
         except ValueError as exc:
             raise ConfigurationError(f"{exc}; expected an address such as shop@example.com") from None
 
-    def _select_provider(self) -> DeliveryProvider:
-        requested = [n.strip() for n in self.core.provider.split(",") if n.strip()] or ["auto"]
-        if len(requested) > 1:
-            raise ConfigurationError(
-                f"provider chain {','.join(requested)!r}: fallback between providers is not available "
-                "in this version; name one provider"
-            )
-        name = requested[0]
+    def _select_providers(self) -> list[DeliveryProvider]:
+        """The provider chain from TIERII_PROVIDER / --provider: names, or ``auto``."""
+        names = [n.strip() for n in self.core.provider.split(",") if n.strip()] or ["auto"]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"TIERII_PROVIDER={self.core.provider!r}: a provider is named twice")
+        return [self._provider(name) for name in names]
+
+    def _provider(self, name: str) -> DeliveryProvider:
         if name == "auto":
             candidates = []
             for info in self.registry.components("provider"):
@@ -147,28 +176,74 @@ class Campaign:
         credentials = self.pm.hook.tierii_resolve_credentials(provider=name, settings=settings)
         return cls(settings, credentials)
 
+    def _slot(self, provider: DeliveryProvider) -> ProviderSlot:
+        limit = getattr(provider, "max_per_minute", None)
+        return ProviderSlot(provider, TokenBucket.for_requests(limit) if limit else None)
+
+    @property
+    def batch_size(self) -> int:
+        sizes = [self.core.batch_size or 10**9]
+        sizes += [slot.provider.max_batch for slot in self.slots]
+        if self.messages_bucket is not None:
+            sizes.append(self.messages_bucket.burst)
+        size = min(sizes)
+        return size if size < 10**9 else 100
+
     # -- the stream ---------------------------------------------------------------------------
 
     def prepared(self) -> Iterator[Prepared]:
-        """Each record of the source, rendered or with its outcome decided."""
+        """Each record of the source, rendered or with its outcome decided (for preview)."""
+        for record in self._records():
+            yield self._prepare(record)
+
+    def _records(self) -> Iterator[Contact | Rejected]:
         records: Iterator[Contact | Rejected] = iter(self.source)
         if self.options.limit is not None:
             records = itertools.islice(records, self.options.limit)
-        for record in records:
-            if isinstance(record, Rejected):
-                yield Prepared(
-                    outcome=Outcome(record.email or "", Status.EXCLUDED, reason=record.reason),
-                    origin=record.origin,
-                )
-                continue
-            try:
-                yield Prepared(message=self.composer.compose(record), origin=record.origin)
-            except ComposeError as exc:
-                outcome = Outcome(record.email, Status.FAILED, reason=str(exc), kind=ErrorKind.PERMANENT)
-                yield Prepared(outcome=outcome, origin=record.origin)
+        return records
+
+    def _prepare(self, record: Contact | Rejected) -> Prepared:
+        if isinstance(record, Rejected):
+            outcome = Outcome(record.email or "", Status.EXCLUDED, reason=record.reason)
+            return Prepared(outcome=outcome, origin=record.origin)
+        try:
+            return Prepared(message=self.composer.compose(record), origin=record.origin)
+        except ComposeError as exc:
+            outcome = Outcome(record.email, Status.FAILED, reason=str(exc), kind=ErrorKind.PERMANENT)
+            return Prepared(outcome=outcome, origin=record.origin)
 
     def preview(self, count: int) -> Iterator[Prepared]:
         return itertools.islice(self.prepared(), count)
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Batches of records, minus those the journal says are done."""
+        records = self._records()
+        while batch := list(itertools.islice(records, self.batch_size)):
+            keys = [key_of(r.email or "", r.origin) for r in batch]
+            states = self.journal.states(self.campaign, keys) if self.journal else {}
+            messages, decided, skipped, unknown = [], [], 0, []
+            for record, key in zip(batch, keys, strict=True):
+                state = states.get(key)
+                if state in (Status.SENT, Status.EXCLUDED) or (
+                    state is Status.FAILED and not self.options.retry_failed
+                ):
+                    skipped += 1
+                    continue
+                if state is Status.UNKNOWN and not self.options.retry_unknown:
+                    unknown.append(
+                        Outcome(
+                            record.email or "",
+                            Status.UNKNOWN,
+                            reason="unknown since an earlier run (--retry-unknown resends)",
+                        )
+                    )
+                    continue
+                prepared = self._prepare(record)
+                if prepared.message is not None:
+                    messages.append(prepared.message)
+                else:
+                    decided.append((prepared.origin, prepared.outcome))
+            yield Chunk(messages, decided, skipped, unknown)
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -186,114 +261,153 @@ class Campaign:
     def run(self) -> RunSummary:
         run = self.run_info()
         tally = _Tally(run.campaign, dry_run=run.dry_run)
+        stop = threading.Event()
         notify(self.pm, "tierii_run_started", run=run)
         log.info("run.started", campaign=run.campaign, provider=",".join(run.providers), dry_run=run.dry_run)
         started = time.monotonic()
         try:
-            if self.options.dry_run:
-                self._dry_run(run, tally)
-            else:
-                assert self.provider is not None
-                with self.provider:
-                    self._deliver_all(run, tally)
+            with _stop_on_signals(stop):
+                if self.options.dry_run:
+                    self._dry_run(run, tally)
+                else:
+                    self._send(run, tally, stop)
+            if stop.is_set() and not tally.stopped:
+                tally.stopped = "interrupted: the batch in flight was finished and recorded"
         except (FatalProviderError, RunStopped, ConfigurationError) as exc:
             # a source that breaks mid-stream stops the run too: some messages may be out
             tally.stopped = str(exc)
-            log.error("run.stopped", campaign=run.campaign, reason=str(exc))
-        except KeyboardInterrupt:
-            tally.stopped = "interrupted"
-            log.error("run.stopped", campaign=run.campaign, reason="interrupted")
+        finally:
+            if self.journal is not None:
+                self.journal.close()
+        if tally.stopped:
+            log.error("run.stopped", campaign=run.campaign, reason=tally.stopped)
         summary = tally.summary(time.monotonic() - started)
         notify(self.pm, "tierii_run_finished", run=run, summary=summary)
         log.info("run.finished", **_summary_fields(summary))
         return summary
 
     def _dry_run(self, run: RunInfo, tally: _Tally) -> None:
-        for chunk in _chunks(self.prepared(), 100):
-            outcomes = [p.outcome or Outcome(p.message.contact.email, Status.PENDING) for p in chunk]
-            for p in chunk:
-                if p.outcome is not None:
-                    _log_outcome(p.outcome, p.origin)
-            tally.add(outcomes)
-            notify(self.pm, "tierii_batch_finished", run=run, outcomes=outcomes)
+        for chunk in self.chunks():
+            outcomes = [Outcome(m.contact.email, Status.PENDING) for m in chunk.messages]
+            self._finish_chunk(run, tally, chunk, outcomes)
 
-    def _deliver_all(self, run: RunInfo, tally: _Tally) -> None:
-        provider = self.provider
-        size = self.core.batch_size or provider.max_batch
-        size = min(size, provider.max_batch)
-        breaker = _CircuitBreaker(CIRCUIT_BREAKER_THRESHOLD)
-        first = True
-        for chunk in _chunks(self.prepared(), size):
-            if not first and self.core.batch_delay:
-                time.sleep(self.core.batch_delay)
-            first = False
-            outcomes = [p.outcome for p in chunk if p.outcome is not None]
-            for p in chunk:
-                if p.outcome is not None:
-                    _log_outcome(p.outcome, p.origin)
-            messages = [p.message for p in chunk if p.message is not None]
-            if messages:
-                outcomes += self._deliver(provider, messages, breaker)
-            tally.add(outcomes)
-            notify(self.pm, "tierii_batch_finished", run=run, outcomes=outcomes)
-
-    def _deliver(
-        self, provider: DeliveryProvider, messages: list[Message], breaker: _CircuitBreaker
-    ) -> list[Outcome]:
-        """Send one batch, retrying transient failures with backoff; one final outcome each."""
-        final: list[Outcome] = []
-        pending = messages
-        for attempt in range(1, self.core.max_attempts + 1):
-            outcomes = _complete(provider.name, pending, provider.send(pending))
-            retry, wait = [], 0.0
-            by_email = {m.contact.email: m for m in pending}
-            for outcome in outcomes:
-                breaker.record(outcome)
-                if outcome.is_transient and attempt < self.core.max_attempts:
-                    retry.append(by_email[outcome.email])
-                    wait = max(wait, outcome.retry_after or 0.0)
-                    continue
-                if outcome.is_transient:
-                    outcome = attrs.evolve(outcome, reason=f"{outcome.reason} (after {attempt} attempts)")
-                _log_outcome(outcome, by_email[outcome.email].contact.origin)
-                final.append(outcome)
-            if not retry:
-                break
-            log.info("batch.retrying", count=len(retry), attempt=attempt, wait=round(wait, 3))
-            time.sleep(max(wait, backoff(attempt, self.core.retry_delay)))
-            pending = retry
-        return final
-
-
-def backoff(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:
-    """Exponential backoff with full jitter: 0..min(cap, base * 2**(attempt-1)) seconds."""
-    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
-
-
-def _complete(provider: str, messages: Sequence[Message], outcomes: Sequence[Outcome]) -> list[Outcome]:
-    """Exactly one outcome per message: a message the provider said nothing about is unknown."""
-    by_email = {o.email: o for o in outcomes}
-    return [
-        by_email.get(m.contact.email)
-        or Outcome.unknown(m, provider, "the provider returned no outcome for this message")
-        for m in messages
-    ]
-
-
-class _CircuitBreaker:
-    """Stops the run after ``threshold`` transient failures in a row: the service is down."""
-
-    def __init__(self, threshold: int) -> None:
-        self.threshold = threshold
-        self.in_a_row = 0
-
-    def record(self, outcome: Outcome) -> None:
-        self.in_a_row = self.in_a_row + 1 if outcome.is_transient else 0
-        if self.in_a_row >= self.threshold:
-            raise RunStopped(
-                f"circuit breaker open: {self.in_a_row} transient failures in a row "
-                f"(last: {outcome.reason}); re-run the same command when the provider is back"
+    def _send(self, run: RunInfo, tally: _Tally, stop: threading.Event) -> None:
+        assert self.journal is not None
+        with contextlib.ExitStack() as providers:
+            for slot in self.slots:
+                try:
+                    providers.enter_context(slot.provider)
+                except FatalProviderError as exc:
+                    slot.dead = str(exc)
+                    log.error("provider.failed", provider=slot.name, reason=str(exc))
+            if all(slot.dead for slot in self.slots):
+                raise FatalProviderError("; ".join(f"{s.name}: {s.dead}" for s in self.slots))
+            stale = self.journal.open_campaign(run.campaign, run.source, run.template, run.providers)
+            if stale:
+                log.warning(
+                    "run.unknown_found",
+                    campaign=run.campaign,
+                    count=stale,
+                    reason="in flight when an earlier run stopped",
+                )
+            breaker = CircuitBreaker(CIRCUIT_BREAKER_THRESHOLD)
+            delivery = Delivery(
+                self.slots,
+                campaign=run.campaign,
+                journal=self.journal,
+                max_attempts=self.core.max_attempts,
+                retry_delay=self.core.retry_delay,
+                breaker=breaker,
+                stop=stop,
+                messages=self.messages_bucket,
             )
+            self._pump(run, tally, stop, delivery, breaker)
+
+    def _pump(
+        self, run: RunInfo, tally: _Tally, stop: threading.Event, delivery: Delivery, breaker: CircuitBreaker
+    ) -> None:
+        """Feed chunks to ``--concurrency`` workers, at most two chunks each in flight (flat memory)."""
+        in_flight: dict[Future, Chunk] = {}
+        failure: BaseException | None = None
+        first = True
+
+        def collect(done: set[Future]) -> None:
+            nonlocal failure
+            for future in done:
+                chunk = in_flight.pop(future)
+                try:
+                    outcomes = future.result()
+                except _Stopped as exc:
+                    outcomes, failure = exc.outcomes, exc.reason
+                    stop.set()
+                self._finish_chunk(run, tally, chunk, outcomes)
+            try:
+                breaker.check()
+            except RunStopped as exc:
+                failure = failure or exc
+                stop.set()
+
+        with ThreadPoolExecutor(self.core.concurrency, thread_name_prefix="tierii-send") as pool:
+            for chunk in self.chunks():
+                if chunk.decided:
+                    self.journal.record(
+                        run.campaign, [(key_of(o.email, origin), origin, o) for origin, o in chunk.decided]
+                    )
+                if stop.is_set():
+                    break
+                if not chunk.messages:
+                    self._finish_chunk(run, tally, chunk, [])
+                    continue
+                if not first and self.core.batch_delay and stop.wait(self.core.batch_delay):
+                    break
+                first = False
+                in_flight[pool.submit(delivery.deliver, chunk.messages)] = chunk
+                while len(in_flight) >= self.core.concurrency * 2:
+                    collect(wait(in_flight, return_when=FIRST_COMPLETED).done)
+                if len(in_flight) < self.core.concurrency * 2:
+                    done = {f for f in in_flight if f.done()}
+                    if done:
+                        collect(done)
+            while in_flight:
+                collect(wait(in_flight, return_when=FIRST_COMPLETED).done)
+        if failure is not None:
+            raise failure
+
+    def _finish_chunk(self, run: RunInfo, tally: _Tally, chunk: Chunk, outcomes: Sequence[Outcome]) -> None:
+        for origin, outcome in chunk.decided:
+            _log_outcome(outcome, origin)
+        origins = {m.contact.email: m.contact.origin for m in chunk.messages}
+        for outcome in outcomes:
+            _log_outcome(outcome, origins.get(outcome.email, ""))
+        everything = [o for _, o in chunk.decided] + list(outcomes) + chunk.unknown
+        tally.skipped += chunk.skipped
+        tally.add(everything)
+        notify(self.pm, "tierii_batch_finished", run=run, outcomes=everything)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C/SIGTERM: finish the batches in flight, record them, exit 3. Second: exit now.
+
+    Exiting at once is safe: each journal transaction is atomic, and whatever was handed to
+    a provider is ``sending`` in the journal, which the next run reports as unknown.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            os._exit(3)
+        stop.set()
+        log.warning("run.stopping", signal=signal.Signals(signum).name, hint="again to exit at once")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @define
@@ -303,6 +417,7 @@ class _Tally:
     counts: Counter = attrs.Factory(Counter)
     excluded_by_reason: Counter = attrs.Factory(Counter)
     failures: list[Outcome] = attrs.Factory(list)
+    skipped: int = 0
     stopped: str | None = None
 
     def add(self, outcomes: Sequence[Outcome]) -> None:
@@ -317,10 +432,12 @@ class _Tally:
         return RunSummary(
             campaign=self.campaign,
             sent=self.counts[Status.SENT],
-            rendered=self.counts[Status.PENDING],
+            rendered=self.counts[Status.PENDING] if self.dry_run else 0,
+            pending=0 if self.dry_run else self.counts[Status.PENDING],
             failed=self.counts[Status.FAILED],
             excluded=self.counts[Status.EXCLUDED],
             unknown=self.counts[Status.UNKNOWN],
+            skipped=self.skipped,
             duration=duration,
             dry_run=self.dry_run,
             stopped=self.stopped,
@@ -339,30 +456,20 @@ def _reason_key(reason: str | None) -> str:
 
 
 def _log_outcome(outcome: Outcome, origin: str) -> None:
+    fields = {"origin": origin} if origin else {}
     if outcome.status is Status.EXCLUDED:
-        log.warning("contact.excluded", origin=origin, email=outcome.email or None, reason=outcome.reason)
+        log.warning("contact.excluded", **fields, email=outcome.email or None, reason=outcome.reason)
     elif outcome.status is Status.FAILED:
-        log.warning(
-            "message.failed",
-            origin=origin,
-            email=outcome.email,
-            kind=outcome.kind.value if outcome.kind else None,
-            reason=outcome.reason,
-        )
+        kind = outcome.kind.value if outcome.kind else None
+        log.warning("message.failed", **fields, email=outcome.email, kind=kind, reason=outcome.reason)
     elif outcome.status is Status.UNKNOWN:
-        log.warning("message.unknown", origin=origin, email=outcome.email, reason=outcome.reason)
+        log.warning("message.unknown", **fields, email=outcome.email, reason=outcome.reason)
 
 
 def _summary_fields(summary: RunSummary) -> dict[str, Any]:
     data = summary.as_dict()
     data.pop("failures")
     return data
-
-
-def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 def _capped(estimate: int | None, limit: int | None) -> int | None:

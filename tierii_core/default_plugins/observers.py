@@ -99,9 +99,13 @@ def print_summary(summary: RunSummary) -> None:
     out.write(f"failed: {summary.failed}\n")
     if summary.unknown:
         out.write(f"unknown: {summary.unknown} (may have been delivered; not resent)\n")
+    if summary.pending:
+        out.write(f"pending: {summary.pending} (not sent yet: re-run the same command)\n")
     out.write(f"excluded: {summary.excluded}\n")
     for reason, count in sorted(summary.excluded_by_reason.items()):
         out.write(f"  {reason}: {count}\n")
+    if summary.skipped:
+        out.write(f"already done in an earlier run: {summary.skipped}\n")
     out.write(f"emails/min: {summary.emails_per_minute:.0f}\n")
     out.write(f"error rate: {summary.error_rate:.1%}\n")
     out.write(f"duration: {summary.duration:.2f}s\n")

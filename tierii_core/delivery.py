@@ -1,0 +1,216 @@
+"""Delivering one batch: rate limits, journal, retries with backoff, and the provider chain.
+
+For every provider call: wait for the rate limits, mark the batch ``sending`` in the journal,
+call the provider, record the outcomes. Transient failures are retried with exponential
+backoff and jitter (at least the provider's Retry-After); when they run out, or the provider
+fails fatally, the messages the provider definitely did not accept move to the next provider
+of the chain. A message whose fate is unknown never moves and is never resent blindly.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+
+import attrs
+import structlog
+from attrs import define
+
+from tierii_core.components import DeliveryProvider
+from tierii_core.errors import FatalProviderError, RunStopped
+from tierii_core.journal import Journal, key_of
+from tierii_core.models import Message, Outcome, Status
+from tierii_core.ratelimit import TokenBucket
+
+log = structlog.get_logger()
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:
+    """Exponential backoff with full jitter: 0..min(cap, base * 2**(attempt-1)) seconds."""
+    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+@define
+class ProviderSlot:
+    """One provider of the chain, its request limit, and why it is out of the run (if it is)."""
+
+    provider: DeliveryProvider
+    requests: TokenBucket | None = None
+    dead: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+
+class CircuitBreaker:
+    """Opens after ``threshold`` transient failures in a row: the service is down, stop."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.in_a_row = 0
+        self.last_reason: str | None = None
+        self._lock = threading.Lock()
+
+    def record(self, outcomes: Sequence[Outcome]) -> None:
+        with self._lock:
+            for outcome in outcomes:
+                if outcome.is_transient:
+                    self.in_a_row += 1
+                    self.last_reason = outcome.reason
+                elif outcome.status is Status.SENT:
+                    self.in_a_row = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.in_a_row >= self.threshold
+
+    def check(self) -> None:
+        if self.is_open:
+            raise RunStopped(
+                f"circuit breaker open: {self.in_a_row} transient failures in a row "
+                f"(last: {self.last_reason}); re-run the same command when the provider is back"
+            )
+
+
+class Delivery:
+    """Delivers batches through the provider chain; thread-safe (workers share it)."""
+
+    def __init__(
+        self,
+        slots: list[ProviderSlot],
+        *,
+        campaign: str,
+        journal: Journal,
+        max_attempts: int,
+        retry_delay: float,
+        breaker: CircuitBreaker,
+        stop: threading.Event,
+        messages: TokenBucket | None = None,
+    ) -> None:
+        self.slots = slots
+        self.campaign = campaign
+        self.journal = journal
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.breaker = breaker
+        self.stop = stop
+        self.messages = messages
+
+    def deliver(self, batch: Sequence[Message]) -> list[Outcome]:
+        """One final (or, when the run stops, pending) outcome per message of the batch."""
+        if self.stop.is_set() or self.breaker.is_open:  # queued before the run began to stop
+            return [
+                Outcome(m.contact.email, Status.PENDING, reason="not sent: the run stopped") for m in batch
+            ]
+        final: list[Outcome] = []
+        remaining = list(batch)
+        last_failures: dict[str, Outcome] = {}
+        for index, slot in enumerate(self.slots):
+            if not remaining or self.stop.is_set():
+                break
+            if slot.dead:
+                continue
+            is_last = not any(s.dead is None for s in self.slots[index + 1 :])
+            done, remaining, last_failures = self._through(slot, remaining, is_last)
+            final += done
+        if remaining:
+            # every provider is out (fatal) or the run is stopping: nothing of these was accepted
+            reason = "; ".join(f"{s.name}: {s.dead}" for s in self.slots if s.dead) or "run stopped"
+            pending = [
+                attrs.evolve(last_failures[m.contact.email], status=Status.PENDING)
+                if m.contact.email in last_failures
+                else Outcome(m.contact.email, Status.PENDING, reason=reason)
+                for m in remaining
+            ]
+            self._record(remaining, pending)
+            final += pending
+            if all(s.dead for s in self.slots):
+                raise _Stopped(final, RunStopped(f"no provider left: {reason}"))
+        return final
+
+    def _through(
+        self, slot: ProviderSlot, messages: list[Message], is_last: bool
+    ) -> tuple[list[Outcome], list[Message], dict[str, Outcome]]:
+        """Try one provider, with retries: (final outcomes, messages to move on, their failures)."""
+        final: list[Outcome] = []
+        pending = messages
+        for attempt in range(1, self.max_attempts + 1):
+            if not self._wait_for_limits(slot, len(pending)):
+                return final, pending, {}
+            self.journal.claim(self.campaign, [(_key(m), m.contact.origin) for m in pending])
+            try:
+                outcomes = _complete(slot.name, pending, slot.provider.send(pending))
+            except FatalProviderError as exc:
+                slot.dead = str(exc)
+                log.error("provider.failed", provider=slot.name, reason=str(exc))
+                self._record(
+                    pending,
+                    [Outcome(m.contact.email, Status.PENDING, slot.name, reason=str(exc)) for m in pending],
+                )
+                return final, pending, {}
+            self.breaker.record(outcomes)
+            by_email = {m.contact.email: m for m in pending}
+            retry = [o for o in outcomes if o.is_transient]
+            settled = [o for o in outcomes if not o.is_transient]
+            if retry and (attempt == self.max_attempts):
+                exhausted = [attrs.evolve(o, reason=f"{o.reason} (after {attempt} attempts)") for o in retry]
+                if is_last:
+                    settled += exhausted
+                    retry = []
+                else:
+                    moved = [by_email[o.email] for o in exhausted]
+                    self._record(moved, [attrs.evolve(o, status=Status.PENDING) for o in exhausted])
+                    self._record([by_email[o.email] for o in settled], settled)
+                    log.warning("batch.falling_back", provider=slot.name, count=len(moved))
+                    return final + settled, moved, {o.email: o for o in exhausted}
+            waiting = [attrs.evolve(o, status=Status.PENDING) for o in retry]
+            self._record([by_email[o.email] for o in settled + retry], settled + waiting)
+            final += settled
+            if not retry:
+                return final, [], {}
+            pending = [by_email[o.email] for o in retry]
+            delay = max(max(o.retry_after or 0.0 for o in retry), backoff(attempt, self.retry_delay))
+            log.info(
+                "batch.retrying",
+                provider=slot.name,
+                count=len(pending),
+                attempt=attempt,
+                wait=round(delay, 3),
+            )
+            if self.stop.wait(delay):
+                return final, pending, {o.email: o for o in waiting}
+        return final, [], {}
+
+    def _wait_for_limits(self, slot: ProviderSlot, count: int) -> bool:
+        if self.messages is not None and not self.messages.acquire(count, self.stop):
+            return False
+        return slot.requests is None or slot.requests.acquire(1, self.stop)
+
+    def _record(self, messages: Sequence[Message], outcomes: Sequence[Outcome]) -> None:
+        origins = {m.contact.email: m.contact.origin for m in messages}
+        self.journal.record(self.campaign, [(key_of(o.email), origins.get(o.email, ""), o) for o in outcomes])
+
+
+class _Stopped(Exception):
+    """Carries the outcomes recorded so far out of a batch whose run must stop."""
+
+    def __init__(self, outcomes: list[Outcome], reason: RunStopped) -> None:
+        super().__init__(str(reason))
+        self.outcomes = outcomes
+        self.reason = reason
+
+
+def _key(message: Message) -> str:
+    return key_of(message.contact.email)
+
+
+def _complete(provider: str, messages: Sequence[Message], outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """Exactly one outcome per message: a message the provider said nothing about is unknown."""
+    by_email = {o.email: o for o in outcomes}
+    return [
+        by_email.get(m.contact.email)
+        or Outcome.unknown(m, provider, "the provider returned no outcome for this message")
+        for m in messages
+    ]

@@ -1,0 +1,339 @@
+"""The journal: what happened to every recipient of every campaign, in SQLite.
+
+Each recipient moves ``pending -> sending -> sent | failed | excluded``, or ``unknown`` when it
+was in flight as the process died or the provider's answer was lost. The runner writes one
+transaction before each provider call (the batch is ``sending``) and one after (the outcomes),
+so a crash at any moment leaves every recipient in a state that says what to do on a re-run:
+``sent``/``failed``/``excluded`` are done, ``pending`` is sent, ``unknown`` is reported and
+resent only when asked.
+
+The runner talks to the :class:`Journal` interface; :class:`SqliteJournal` is the embedded
+store. A shared store (PostgreSQL, for batches on several machines) implements the same methods.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from attrs import frozen
+
+from tierii_core.errors import ConfigurationError, RunStopped
+from tierii_core.models import Outcome, Status
+
+FILENAME = "journal.sqlite3"
+MIN_FREE_BYTES = 16 * 1024 * 1024
+DONE = frozenset({Status.SENT, Status.FAILED, Status.EXCLUDED})
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    template TEXT NOT NULL,
+    providers TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_run_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recipients (
+    campaign TEXT NOT NULL REFERENCES campaigns(id),
+    email TEXT NOT NULL,
+    state TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT '',
+    provider TEXT,
+    provider_message_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (campaign, email)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS recipients_state ON recipients (campaign, state);
+"""
+
+
+@frozen
+class Record:
+    """One recipient's line in the journal."""
+
+    email: str
+    state: Status
+    origin: str = ""
+    provider: str | None = None
+    provider_message_id: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    updated_at: float = 0.0
+
+
+def key_of(email: str, origin: str = "") -> str:
+    """The journal key: the address, case-folded; a record without one is keyed by its origin."""
+    return email.lower() if email else f"<{origin}>"
+
+
+class Journal(Protocol):
+    """What the runner needs from a journal store."""
+
+    def open_campaign(self, campaign: str, source: str, template: str, providers: Sequence[str]) -> int:
+        """Create or reopen a campaign; return how many recipients were found in flight."""
+
+    def states(self, campaign: str, keys: Sequence[str]) -> Mapping[str, Status]: ...
+
+    def claim(self, campaign: str, items: Sequence[tuple[str, str]]) -> None:
+        """(key, origin) pairs are about to be handed to a provider: mark them ``sending``."""
+
+    def record(self, campaign: str, outcomes: Iterable[tuple[str, str, Outcome]]) -> None:
+        """(key, origin, outcome) after the provider call (or decided without one)."""
+
+    def counts(self, campaign: str) -> dict[str, int]: ...
+
+    def recipients(self, campaign: str, state: Status | None = None) -> Iterator[Record]: ...
+
+    def _status(self, campaign: str, state: str) -> Status:
+        """'sending' is in flight while a run holds the campaign, else it may have been delivered."""
+        if state != "sending":
+            return Status(state)
+        return Status.PENDING if self._is_live(campaign) else Status.UNKNOWN
+
+    def _is_live(self, campaign: str) -> bool:
+        if campaign in self._locks:
+            return True
+        lock_path = self.path.parent / f"{_safe(campaign)}.lock"
+        if not lock_path.exists():
+            return False
+        with open(lock_path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def campaigns(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+def check_state_dir(directory: Path) -> Path:
+    """Create the state directory if needed and prove it is writable and not full.
+
+    Called before anything is sent, so that storage problems stop the run at the start.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"TIERII_STATE_DIR={directory}: cannot create it: {exc.strerror}") from None
+    if not directory.is_dir():
+        raise ConfigurationError(f"TIERII_STATE_DIR={directory}: not a directory")
+    probe = directory / f".probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigurationError(f"TIERII_STATE_DIR={directory}: not writable: {exc.strerror}") from None
+    free = shutil.disk_usage(directory).free
+    if free < MIN_FREE_BYTES:
+        raise ConfigurationError(
+            f"TIERII_STATE_DIR={directory}: only {free // 1024} KiB free; the journal needs at least "
+            f"{MIN_FREE_BYTES // (1024 * 1024)} MiB"
+        )
+    return directory
+
+
+class SqliteJournal:
+    """The embedded journal: one SQLite file (WAL) in ``TIERII_STATE_DIR``.
+
+    Thread-safe: one connection, used under a lock (the runner's workers share it).
+    ``synchronous=FULL``: a committed ``sent`` survives a power cut, so it is never resent.
+    """
+
+    def __init__(self, directory: Path, *, read_only: bool = False) -> None:
+        self.path = directory / FILENAME
+        self._lock = threading.RLock()
+        self._locks: dict[str, Any] = {}
+        try:
+            if read_only:
+                if not self.path.exists():
+                    raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("PRAGMA busy_timeout=10000")
+                self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"journal {self.path}: {exc}") from None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _write(self, statements: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql, params in statements:
+                    self._db.execute(sql, params)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise RunStopped(f"journal {self.path}: cannot write: {exc}; nothing more is sent") from None
+
+    def open_campaign(self, campaign: str, source: str, template: str, providers: Sequence[str]) -> int:
+        """Create or reopen a campaign (one run at a time) and turn leftovers ``sending`` -> ``unknown``."""
+        self._lock_campaign(campaign)
+        now = time.time()
+        with self._lock:
+            stale = self._db.execute(
+                "SELECT count(*) FROM recipients WHERE campaign = ? AND state = 'sending'", (campaign,)
+            ).fetchone()[0]
+        self._write(
+            [
+                (
+                    "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET last_run_at = excluded.last_run_at",
+                    (campaign, source, template, ",".join(providers), now, now),
+                ),
+                (
+                    "UPDATE recipients SET state = ?, last_error = ?, updated_at = ? "
+                    "WHERE campaign = ? AND state = 'sending'",
+                    (
+                        Status.UNKNOWN.value,
+                        "in flight when an earlier run stopped: the provider may have accepted it",
+                        now,
+                        campaign,
+                    ),
+                ),
+            ]
+        )
+        return stale
+
+    def _lock_campaign(self, campaign: str) -> None:
+        """An exclusive lock file per campaign: two runs of one campaign at once would double-send."""
+        if campaign in self._locks:
+            return
+        lock_path = self.path.parent / f"{_safe(campaign)}.lock"
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the journal's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ConfigurationError(
+                f"campaign {campaign} is being sent by another tierii process (lock {lock_path}); "
+                "wait for it to finish"
+            ) from None
+        self._locks[campaign] = handle
+
+    def claim(self, campaign: str, items: Sequence[tuple[str, str]]) -> None:
+        now = time.time()
+        self._write(
+            (
+                "INSERT INTO recipients (campaign, email, state, origin, attempts, updated_at) "
+                "VALUES (?, ?, 'sending', ?, 1, ?) ON CONFLICT(campaign, email) DO UPDATE SET "
+                "state = 'sending', attempts = attempts + 1, updated_at = excluded.updated_at",
+                (campaign, key, origin, now),
+            )
+            for key, origin in items
+        )
+
+    def record(self, campaign: str, outcomes: Iterable[tuple[str, str, Outcome]]) -> None:
+        now = time.time()
+        self._write(
+            (
+                "INSERT INTO recipients (campaign, email, state, origin, provider, provider_message_id, "
+                "last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(campaign, email) "
+                "DO UPDATE SET state = excluded.state, provider = coalesce(excluded.provider, provider), "
+                "provider_message_id = excluded.provider_message_id, last_error = excluded.last_error, "
+                "updated_at = excluded.updated_at",
+                (
+                    campaign,
+                    key,
+                    outcome.status.value,
+                    origin,
+                    outcome.provider,
+                    outcome.provider_message_id,
+                    outcome.reason,
+                    now,
+                ),
+            )
+            for key, origin, outcome in outcomes
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def states(self, campaign: str, keys: Sequence[str]) -> dict[str, Status]:
+        found: dict[str, Status] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT email, state FROM recipients WHERE campaign = ? AND email IN ({marks})",
+                    (campaign, *chunk),
+                )
+                found.update({email: self._status(campaign, state) for email, state in rows})
+        return found
+
+    def counts(self, campaign: str) -> dict[str, int]:
+        counts = {status.value: 0 for status in Status}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state, count(*) FROM recipients WHERE campaign = ? GROUP BY state", (campaign,)
+            )
+            for state, count in rows:
+                counts[self._status(campaign, state).value] += count
+        return counts
+
+    def recipients(self, campaign: str, state: Status | None = None) -> Iterator[Record]:
+        sql = (
+            "SELECT email, state, origin, provider, provider_message_id, attempts, last_error, updated_at "
+            "FROM recipients WHERE campaign = ?"
+        )
+        params: tuple[Any, ...] = (campaign,)
+        if state is not None:
+            sql += " AND state = ?"
+            params += (state.value,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY updated_at, email", params).fetchall()
+        for row in rows:
+            yield Record(row[0], self._status(campaign, row[1]), *row[2:])
+
+    def _status(self, campaign: str, state: str) -> Status:
+        """'sending' is in flight while a run holds the campaign, else it may have been delivered."""
+        if state != "sending":
+            return Status(state)
+        return Status.PENDING if self._is_live(campaign) else Status.UNKNOWN
+
+    def _is_live(self, campaign: str) -> bool:
+        if campaign in self._locks:
+            return True
+        lock_path = self.path.parent / f"{_safe(campaign)}.lock"
+        if not lock_path.exists():
+            return False
+        with open(lock_path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def campaigns(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT id FROM campaigns ORDER BY last_run_at DESC")]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+        for handle in self._locks.values():
+            handle.close()
+        self._locks.clear()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
