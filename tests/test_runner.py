@@ -248,3 +248,102 @@ def test_auto_picks_the_configured_provider_with_the_highest_priority(reset: Pat
     c = Campaign(pm, SettingsReader(), SendOptions("list:x", reset))
     c.prepare()
     assert c.provider_names == ("outbox",)  # scripted says it is not configured
+
+
+class Clocked(DeliveryProvider):
+    """Records when each message was handed over."""
+
+    name = "clocked"
+    max_batch = 50
+    times: list[float] = []
+
+    def send(self, messages):
+        import time
+
+        now = time.monotonic()
+        Clocked.times += [now] * len(messages)
+        return [Outcome.sent(m, self.name) for m in messages]
+
+
+class Dead(DeliveryProvider):
+    """Refuses every login."""
+
+    name = "dead"
+    max_batch = 5
+
+    def open(self):
+        raise FatalProviderError("authentication failed (535)")
+
+
+class Flaky(DeliveryProvider):
+    """Never accepts anything: always 451."""
+
+    name = "flaky"
+    max_batch = 4
+
+    def send(self, messages):
+        return [Outcome.transient(m, self.name, "451 busy") for m in messages]
+
+
+class Extra:
+    @hookimpl
+    def tierii_delivery_providers(self):
+        return [Clocked, Dead, Flaky]
+
+
+def chain(template: Path, providers: str, **overrides: str) -> Campaign:
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(TestPlugin())
+    pm.register(Extra())
+    reader = SettingsReader({"TIERII_PROVIDER": providers, **overrides})
+    c = Campaign(pm, reader, SendOptions("list:x", template))
+    c.prepare()
+    return c
+
+
+def test_rate_limit_holds_in_every_window(reset: Path) -> None:
+    RECORDS.extend(contacts(120))
+    Clocked.times = []
+    c = chain(reset, "clocked", TIERII_RATE_LIMIT="200/s")
+    assert c.batch_size == 40  # cut to the bucket's burst (a fifth of a second)
+    summary = c.run()
+    assert summary.sent == 120
+    times = Clocked.times
+    for start in times:
+        in_window = sum(1 for t in times if start <= t < start + 0.25)
+        assert in_window <= 40 + 200 * 0.25 + 1
+
+
+def test_fatal_provider_falls_back_to_the_next(reset: Path) -> None:
+    RECORDS.extend(contacts(6))
+    summary = chain(reset, "dead,scripted").run()
+    assert summary.sent == 6 and summary.exit_code == 0
+    assert len(Script.delivered) == 6
+
+
+def test_exhausted_transient_errors_fall_back_but_unknown_never_does(reset: Path) -> None:
+    RECORDS.extend(contacts(4))
+    Script.replies = {"c3@example.com": ["silent"]}  # the scripted provider gives no answer: unknown
+    summary = chain(reset, "flaky,scripted", TIERII_MAX_ATTEMPTS="2").run()
+    assert (summary.sent, summary.unknown) == (3, 1)
+    assert Script.calls == [["c0@example.com", "c1@example.com", "c2@example.com"], ["c3@example.com"]]
+
+
+def test_every_provider_dead_stops_before_sending(reset: Path) -> None:
+    RECORDS.extend(contacts(3))
+    summary = chain(reset, "dead").run()
+    assert summary.exit_code == 3 and "authentication failed" in summary.stopped
+    assert summary.sent == 0
+
+
+def test_rerun_skips_done_and_retries_failed_only_when_asked(reset: Path) -> None:
+    RECORDS.extend(contacts(4))
+    Script.replies = {"c1@example.com": ["550"], "c2@example.com": ["silent"]}
+    first = campaign(reset).run()
+    assert (first.sent, first.failed, first.unknown) == (2, 1, 1)
+    again = campaign(reset).run()
+    assert (again.sent, again.skipped, again.unknown) == (0, 3, 1)
+    assert sum(len(c) for c in Script.calls) == 4  # nothing resent
+    retried = campaign(reset, retry_failed=True, retry_unknown=True).run()
+    assert retried.sent == 2
+    assert Script.delivered["c1@example.com"] == 1 and Script.delivered["c2@example.com"] == 1

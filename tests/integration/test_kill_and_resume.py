@@ -1,0 +1,117 @@
+"""Fault injection: `tierii send` killed with SIGKILL at random moments, then re-run to the end.
+
+No recipient may get two messages unless the journal reports them unknown, and no recipient
+may be lost: each is sent, failed with a reason, excluded, or reported unknown.
+"""
+
+from __future__ import annotations
+
+import collections
+import email
+import email.policy
+import json
+import mailbox
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CONTACTS = 1500
+
+
+def tierii(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERII_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tierii_core.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def delivered(outbox: Path) -> collections.Counter:
+    box = mailbox.Maildir(str(outbox), factory=None, create=False)
+    counts: collections.Counter = collections.Counter()
+    for key in box.iterkeys():
+        message = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
+        counts[message["To"].addresses[0].addr_spec.lower()] += 1
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_killed_runs_resume_without_duplicates_or_losses(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    contacts = tmp_path / "contacts.csv"
+    rows = [f"u{i}@example.com,U{i}" for i in range(CONTACTS)]
+    rows[7] = "not-an-address,Broken"  # excluded, with a reason
+    contacts.write_text("email,name\n" + "\n".join(rows) + "\n")
+    template = tmp_path / "t.mustache"
+    template.write_text("Subject: Hello {{name}}\nFrom: shop@example.com\n\nHi {{name}}\n")
+    args = ("send", str(contacts), "-t", str(template), "--batch-size", "7", "--rate", "3000/s")
+
+    kills = 0
+    for _ in range(30):
+        process = tierii(*args, cwd=tmp_path)
+        try:
+            code = process.wait(timeout=rng.uniform(0.2, 0.9))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+            continue
+        assert code in (0, 1), code
+        break
+    else:
+        pytest.fail("the campaign never finished")
+    assert kills >= 1, "the test never managed to kill a run: make the campaign longer"
+
+    status = subprocess.run(
+        [sys.executable, "-m", "tierii_core.cli", "status", "--json", "--list", "all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(status.stdout)
+    states = {row["email"]: state for state, rows in report["recipients"].items() for row in rows}
+    counts = delivered(tmp_path / "outbox")
+    unknown = {e for e, s in states.items() if s == "unknown"}
+    duplicates = {e for e, n in counts.items() if n > 1} - unknown
+    assert duplicates == set()
+    expected = {f"u{i}@example.com" for i in range(CONTACTS) if i != 7}
+    lost = {e for e in expected if states.get(e) not in ("sent", "unknown")}
+    assert lost == set()
+    assert {e for e, s in states.items() if s == "sent"} <= set(counts)
+    assert report["counts"]["excluded"] == 1 and report["counts"]["pending"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_finishes_the_batch_in_flight_records_it_and_exits_3(tmp_path: Path, sig: int) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("email\n" + "".join(f"u{i}@example.com\n" for i in range(CONTACTS)))
+    template = tmp_path / "t.mustache"
+    template.write_text("Subject: Hello\nFrom: shop@example.com\n\nHi\n")
+    args = ("send", str(contacts), "-t", str(template), "--batch-size", "20", "--rate", "500/s")
+    process = tierii(*args, cwd=tmp_path)
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(timeout=1.0)  # still sending: 1,500 at 500/s takes three seconds
+    process.send_signal(sig)
+    assert process.wait(timeout=30) == 3
+    status = subprocess.run(
+        [sys.executable, "-m", "tierii_core.cli", "status", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    counts = json.loads(status.stdout)["counts"]
+    assert counts["unknown"] == 0 and counts["pending"] == 0
+    assert 0 < counts["sent"] < CONTACTS
+    assert sum(delivered(tmp_path / "outbox").values()) == counts["sent"]
