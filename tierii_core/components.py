@@ -144,17 +144,26 @@ class DeliveryProvider(Component):
 class ComplianceRule(Component):
     """A rule checked before anything is sent.
 
-    ``scope`` is ``"message"`` (run on each rendered message: a failure stops the send before
-    any message leaves) or ``"recipient"`` (run on each contact: a failure excludes that
-    contact with the reason). ``marketing`` rules are off for transactional mail.
-    Return None when the rule holds, else the reason, citing its source where one exists.
+    :meth:`check_contact` runs on each contact before rendering: a reason excludes that
+    contact (recorded in the journal as excluded, with the reason). :meth:`check_message`
+    runs on each rendered message: the core first renders the opening messages of the run
+    and checks them before any message leaves, so a template that breaks a rule is refused
+    (exit 2, naming the rule and the template); a later message that breaks one (a section
+    only some contacts see) fails that recipient. Return None when the rule holds, else the
+    reason, citing its legal source where one exists.
+
+    ``opt_in`` rules run only when named in ``--rules``/``TIERII_RULES`` (rule packs such as
+    ``cannabis-ca``); the others always run. ``marketing`` rules are off for transactional
+    mail (``--transactional``). Rules get their own settings and the core's
+    (``TIERII_SENDER_ADDRESS``, ``TIERII_LICENSE_NUMBER``, the unsubscribe settings...).
     """
 
-    scope: ClassVar[str] = "message"
     marketing: ClassVar[bool] = True
+    opt_in: ClassVar[bool] = False
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, core: Any) -> None:
         self.settings = settings
+        self.core = core
 
     def check_contact(self, contact: Contact) -> str | None:
         return None

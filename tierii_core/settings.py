@@ -145,6 +145,33 @@ class CoreSettings:
             "form": "a number of seconds >= 0",
         },
     )
+    sender_address: str = field(
+        default="",
+        metadata={"help": "The sender's postal address, which every marketing message must show (CAN-SPAM)."},
+    )
+    license_number: str = field(
+        default="",
+        metadata={"help": "The sender's licence number, for rule packs that require it (cannabis)."},
+    )
+    unsubscribe_url: str = field(
+        default="",
+        metadata={
+            "help": "Base https URL of the unsubscribe endpoint; each recipient gets a signed link.",
+            "form": "an https:// URL",
+        },
+    )
+    unsubscribe_secret: Secret = field(
+        default=Secret(""),
+        metadata={"help": "Key that signs unsubscribe links (HMAC-SHA256); keep it secret and stable."},
+    )
+    unsubscribe_mailto: str = field(
+        default="",
+        metadata={"help": "Optional address for mailto: unsubscribe requests in List-Unsubscribe."},
+    )
+    ad_notice: str = field(
+        default="",
+        metadata={"help": "Text every marketing message must carry, e.g. 'Advertisement' (optional)."},
+    )
     rules: str = field(
         default="", metadata={"help": "Compliance rule packs, e.g. cannabis-ca.", "form": "PACK[,PACK...]"}
     )
