@@ -115,6 +115,15 @@ def test_extra_headers_are_written_and_their_values_kept_on_one_line() -> None:
     assert parsed["Bcc"] is None
 
 
+def test_long_structured_headers_are_never_encoded() -> None:
+    url = "https://unsubscribe.example/u?t=" + "x" * 150
+    data = serialize(
+        make(headers=[("List-Unsubscribe", f"<{url}>, <mailto:u@example.com?subject=unsubscribe>")])
+    )
+    assert f"List-Unsubscribe: <{url}>,\r\n <mailto:".encode() in data
+    assert parse(data)["List-Unsubscribe"] == f"<{url}>, <mailto:u@example.com?subject=unsubscribe>"
+
+
 def test_long_ascii_subject_folds_at_spaces() -> None:
     line = encode_header("Subject", " ".join(["word"] * 40))
     assert "\r\n " in line

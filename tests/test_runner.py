@@ -106,6 +106,7 @@ def reset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     Script.replies, Script.calls, Script.delivered, Script.fatal_after = {}, [], Counter(), None
     Events.seen = []
     monkeypatch.setenv("TIERII_RETRY_DELAY", "0")
+    monkeypatch.setenv("TIERII_TRANSACTIONAL", "true")  # delivery tests: the marketing rules are tested apart
     template = tmp_path / "t.mustache"
     template.write_text("Subject: Hi {{name}}\nFrom: shop@example.com\n\nHello {{name}}\n")
     return template

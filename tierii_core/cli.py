@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,25 @@ class TierIIGroup(click.Group):
 
 @click.group(cls=TierIIGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tierii")
-def cli() -> None:
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    envvar="TIERII_ENV_FILE",
+    help="Read settings from this file instead of ./.env (TIERII_ENV_FILE).",
+)
+def cli(env_file: Path | None) -> None:
     """Send personalised, compliant email campaigns.
 
     \b
     Exit codes: 0 all done; 1 some recipients failed; 2 usage or configuration
     error, nothing sent; 3 run stopped early (provider down, interrupted): re-run.
     """
+
+
+def settings_reader(overrides: dict[str, Any] | None = None) -> SettingsReader:
+    """Settings for this command: its options, the environment, then --env-file or ./.env."""
+    env_file = click.get_current_context().find_root().params.get("env_file")
+    return SettingsReader(overrides, env_file=env_file)
 
 
 def _setup(log_json: bool | None = None) -> Any:
@@ -58,7 +71,7 @@ def check(provider_name: str | None) -> None:
     from tierii_core.plugins import Registry
 
     pm = _setup()
-    reader = SettingsReader({env_name(None, "provider"): provider_name})
+    reader = settings_reader({env_name(None, "provider"): provider_name})
     registry = Registry(pm)
     known = set()
     problems = []
@@ -80,7 +93,7 @@ def check(provider_name: str | None) -> None:
     unknown = sorted(
         reader.known_variables()
         - known
-        - {"TIERII_LOAD_PLUGINS", "TIERII_DISABLE_PLUGINS", "TIERII_TRACE_PLUGINS"}
+        - {"TIERII_LOAD_PLUGINS", "TIERII_DISABLE_PLUGINS", "TIERII_TRACE_PLUGINS", "TIERII_ENV_FILE"}
     )
     for variable in unknown:
         click.echo(f"warning: {variable} is not a known setting (misspelt?)", err=True)
@@ -142,14 +155,22 @@ def preview(
 
     pm = _setup(log_json)
     options = SendOptions(contacts, template, html, subject, sender)
-    campaign = Campaign(pm, SettingsReader(), options)
+    campaign = Campaign(pm, settings_reader(), options)
     campaign.prepare(need_provider=False)
+    tally: Counter = Counter()
     for item in campaign.preview(count):
         click.echo(f"----- {item.origin}")
         if item.message is None:
+            tally[f"{item.outcome.status.value} ({item.outcome.reason.split(':', 1)[0]})"] += 1
             click.echo(f"{item.outcome.status.value}: {item.outcome.reason}")
             continue
+        tally["will send"] += 1
         click.echo(_readable(item.message))
+    click.echo("-----")
+    click.echo(
+        f"of the first {sum(tally.values())}: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.items()))
+    )
+    click.echo(f"rules checked: {', '.join(rule.name for rule in campaign.rules) or 'none'}")
 
 
 def _readable(message: Any) -> str:
@@ -221,7 +242,7 @@ def send(
         env_name(None, "transactional"): transactional,
         env_name("outbox", "dir"): outbox,
     }
-    reader = SettingsReader(overrides)
+    reader = settings_reader(overrides)
     core = reader.load(CoreSettings)
     if core.rules:
         raise ConfigurationError(f"TIERII_RULES is set, but {NOT_YET.format(option='TIERII_RULES')}")
@@ -254,7 +275,7 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
     """What the journal knows: sent, failed, excluded, unknown, pending (latest campaign by default)."""
     from tierii_core.journal import SqliteJournal
 
-    core = SettingsReader().load(CoreSettings)
+    core = settings_reader().load(CoreSettings)
     journal = SqliteJournal(core.state_dir, read_only=True)
     try:
         known = journal.campaigns()
@@ -298,9 +319,9 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
 
 
 def _add_commands() -> None:
-    from tierii_core.cli_plugins import COMMANDS
+    from tierii_core import cli_compliance, cli_plugins
 
-    for command in COMMANDS:
+    for command in cli_plugins.COMMANDS + cli_compliance.COMMANDS:
         cli.add_command(command)
 
 

@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tierii_core.errors import ConfigurationError, MissingVariable
 from tierii_core.mime import one_line
 from tierii_core.models import Address, Contact, Message
 from tierii_core.templates import TemplateFile, TemplatePiece, load_template, read_text
+from tierii_core.unsubscribe import UnsubscribeLinks
 
 
 class ComposeError(Exception):
@@ -53,6 +55,8 @@ class Composer:
         subject: str | None = None,
         sender: str | None = None,
         default_sender: Address | None = None,
+        campaign_vars: Mapping[str, str] | None = None,
+        links: UnsubscribeLinks | None = None,
     ) -> None:
         self.template_path = template_path
         template: TemplateFile = load_template(template_path)
@@ -80,11 +84,18 @@ class Composer:
             html_source = read_text(html_path, "HTML template")
             self._html = compile_piece(TemplatePiece(html_source, f"{html_path}:1"), escape_html=True)
         self._default_sender = default_sender
+        self._campaign_vars = {k: v for k, v in (campaign_vars or {}).items() if v}
+        self._links = links
         self._ids = itertools.count()
         self._id_prefix = f"{os.getpid()}.{secrets.token_hex(6)}"
 
     def compose(self, contact: Contact) -> Message:
-        context = contact.fields if "email" in contact.fields else {**contact.fields, "email": contact.email}
+        context = {**self._campaign_vars, **contact.fields}
+        context.setdefault("email", contact.email)
+        headers: tuple[tuple[str, str], ...] = ()
+        if self._links is not None:  # set last: no contact field can redirect the link
+            context["unsubscribe_url"] = self._links.url(contact.email)
+            headers = self._links.headers(contact.email)
         try:
             subject = one_line(self._subject.render(context)).strip()
             sender = (
@@ -110,4 +121,5 @@ class Composer:
             reply_to=reply_to,
             message_id=f"<{self._id_prefix}.{next(self._ids)}@{domain}>",
             date=datetime.now(timezone.utc),
+            headers=headers,
         )

@@ -99,6 +99,19 @@ def encode_header(name: str, value: str) -> str:
     return f"{name}: {encode_text(value, len(name) + 2)}"
 
 
+def encode_structured(name: str, value: str) -> str:
+    """A structured header (``List-Unsubscribe``): ASCII, never RFC 2047 encoded; folded at
+    spaces when long, a single long word kept whole (up to the 998-octet line limit)."""
+    value = one_line(value).strip()
+    if not value.isascii():
+        raise ValueError(f"header {name}: non-ASCII value {value!r}")
+    if len(name) + 2 + len(value) > MAX_HEADER and " " in value:
+        value = fold_words(len(name) + 2, [w for w in value.split(" ") if w])
+    if any(len(line) > 998 - len(name) - 2 for line in value.split("\r\n")):
+        raise ValueError(f"header {name}: a line longer than 998 octets")
+    return f"{name}: {value}"
+
+
 def format_address(address: Address, prefix_len: int = 0) -> str:
     """An address for a header: ``"Name" <email>``, the name RFC 2047 encoded if not ASCII."""
     email = address.email
@@ -166,7 +179,7 @@ def serialize(message: Message, *, boundary: str | None = None) -> bytes:
         lines.append(encode_address_header("Reply-To", message.reply_to))
     lines.append(encode_header("Subject", message.subject))
     lines.append(f"Message-ID: {message.message_id}")
-    lines.extend(encode_header(check_header_name(n), v) for n, v in message.headers)
+    lines.extend(encode_structured(check_header_name(n), v) for n, v in message.headers)
     lines.append("MIME-Version: 1.0")
 
     if message.html is None:

@@ -196,6 +196,7 @@ class RunSummary:
     stopped: str | None = None
     excluded_by_reason: Mapping[str, int] = field(factory=dict, hash=False)
     failures: tuple[Outcome, ...] = ()
+    rules: tuple[str, ...] = ()  # the compliance rules this run checked
 
     @property
     def attempted(self) -> int:

@@ -26,6 +26,7 @@ DEFAULT_PLUGINS = (
     "tierii_core.default_plugins.outbox",
     "tierii_core.default_plugins.credentials",
     "tierii_core.default_plugins.observers",
+    "tierii_core.default_plugins.compliance",
 )
 
 #: registration hook for each component kind

@@ -26,7 +26,7 @@ import attrs
 import structlog
 from attrs import define, frozen
 
-from tierii_core.components import ContactSource, DeliveryProvider
+from tierii_core.components import ComplianceRule, ContactSource, DeliveryProvider
 from tierii_core.compose import ComposeError, Composer, parse_address
 from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot, _Stopped
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
@@ -36,6 +36,8 @@ from tierii_core.observe import notify
 from tierii_core.plugins import PluginManager, Registry
 from tierii_core.ratelimit import TokenBucket, parse_rate
 from tierii_core.settings import CoreSettings, SettingsReader
+from tierii_core.suppression import SuppressionList
+from tierii_core.unsubscribe import UnsubscribeLinks
 
 log = structlog.get_logger()
 
@@ -117,6 +119,11 @@ class Campaign:
         self.source.validate()
         engine_cls = self.registry.claiming("engine", str(self.options.template))
         engine = engine_cls(self._settings_of(engine_cls))
+        links = None
+        if self.core.unsubscribe_url:
+            links = UnsubscribeLinks(
+                self.core.unsubscribe_url, self.core.unsubscribe_secret, self.core.unsubscribe_mailto
+            )
         self.composer = Composer(
             self.options.template,
             engine,
@@ -124,7 +131,14 @@ class Campaign:
             subject=self.options.subject,
             sender=self.options.sender,
             default_sender=self._default_sender(),
+            campaign_vars={
+                "sender_address": self.core.sender_address,
+                "license_number": self.core.license_number,
+            },
+            links=links,
         )
+        self.rules = self._select_rules()
+        self.suppressions = SuppressionList(self.core.state_dir, read_only=True)
         self.messages_bucket = (
             TokenBucket.for_messages(parse_rate(self.core.rate_limit, "TIERII_RATE_LIMIT"))
             if self.core.rate_limit
@@ -135,10 +149,70 @@ class Campaign:
             self.slots = [self._slot(p) for p in self._select_providers()]
         self.provider_names = tuple(slot.name for slot in self.slots)
         self.campaign = campaign_id(self.options, self.provider_names)
+        self._check_opening_messages()
         if not self.options.dry_run and need_provider:
             self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
         elif (self.core.state_dir / "journal.sqlite3").exists():
             self.journal = SqliteJournal(self.core.state_dir, read_only=True)
+
+    def _select_rules(self) -> list[ComplianceRule]:
+        """Always-on rules (marketing ones unless transactional) plus the packs named in --rules."""
+        wanted = {n.strip() for n in self.core.rules.split(",") if n.strip()}
+        available = {info.name: info.cls for info in self.registry.components("rule")}
+        unknown = wanted - set(available)
+        if unknown:
+            packs = sorted(name for name, cls in available.items() if cls.opt_in)
+            raise ConfigurationError(
+                f"TIERII_RULES / --rules: no rule named {', '.join(sorted(unknown))} "
+                f"(installed packs: {', '.join(packs) or 'none; pip install tierii-cannabis'})"
+            )
+        rules = []
+        for name, cls in available.items():
+            if cls.opt_in and name not in wanted:
+                continue
+            if cls.marketing and self.core.transactional:
+                continue
+            rules.append(cls(self._settings_of(cls), self.core))
+        return rules
+
+    def _check_opening_messages(self, how_many: int = 1, look_at: int = 50) -> None:
+        """Render the first messages and run the message rules on them: a template that breaks
+        a rule is refused here, before anything is sent (exit 2)."""
+        checked = 0
+        for record in itertools.islice(iter(self.source), look_at):
+            if isinstance(record, Rejected) or self._excluded(record) is not None:
+                continue
+            try:
+                message = self.composer.compose(record)
+            except ComposeError:
+                continue
+            broken = self._broken_rule(message)
+            if broken is not None:
+                rule, reason = broken
+                html = f" with {self.options.html}" if self.options.html else ""
+                raise ConfigurationError(
+                    f"rule {rule} refuses template {self.options.template}{html}: {reason} "
+                    f"(first checked on {record.origin})"
+                )
+            checked += 1
+            if checked >= how_many:
+                return
+
+    def _broken_rule(self, message: Message) -> tuple[str, str] | None:
+        """The first message rule the message breaks, and why."""
+        for rule in self.rules:
+            reason = rule.check_message(message)
+            if reason is not None:
+                return rule.name, reason
+        return None
+
+    def _excluded(self, contact: Contact) -> str | None:
+        """Why a contact must not get this campaign (a recipient rule), or None."""
+        for rule in self.rules:
+            reason = rule.check_contact(contact)
+            if reason is not None:
+                return f"{rule.name}: {reason}"
+        return None
 
     def _settings_of(self, cls: type) -> Any:
         return self.reader.load(cls.Settings, cls.name)
@@ -194,7 +268,8 @@ class Campaign:
     def prepared(self) -> Iterator[Prepared]:
         """Each record of the source, rendered or with its outcome decided (for preview)."""
         for record in self._records():
-            yield self._prepare(record)
+            email = "" if isinstance(record, Rejected) else record.email
+            yield self._prepare(record, suppressed=bool(email and self.suppressions.suppressed([email])))
 
     def _records(self) -> Iterator[Contact | Rejected]:
         records: Iterator[Contact | Rejected] = iter(self.source)
@@ -202,15 +277,26 @@ class Campaign:
             records = itertools.islice(records, self.options.limit)
         return records
 
-    def _prepare(self, record: Contact | Rejected) -> Prepared:
+    def _prepare(self, record: Contact | Rejected, suppressed: bool = False) -> Prepared:
+        """Exclude, render and check one record; the outcome when it will not be sent."""
         if isinstance(record, Rejected):
             outcome = Outcome(record.email or "", Status.EXCLUDED, reason=record.reason)
             return Prepared(outcome=outcome, origin=record.origin)
+        excluded = "suppressed" if suppressed else self._excluded(record)
+        if excluded is not None:
+            return Prepared(
+                outcome=Outcome(record.email, Status.EXCLUDED, reason=excluded), origin=record.origin
+            )
         try:
-            return Prepared(message=self.composer.compose(record), origin=record.origin)
+            message = self.composer.compose(record)
         except ComposeError as exc:
             outcome = Outcome(record.email, Status.FAILED, reason=str(exc), kind=ErrorKind.PERMANENT)
             return Prepared(outcome=outcome, origin=record.origin)
+        broken = self._broken_rule(message)
+        if broken is not None:
+            outcome = Outcome(record.email, Status.FAILED, reason=": ".join(broken), kind=ErrorKind.PERMANENT)
+            return Prepared(outcome=outcome, origin=record.origin)
+        return Prepared(message=message, origin=record.origin)
 
     def preview(self, count: int) -> Iterator[Prepared]:
         return itertools.islice(self.prepared(), count)
@@ -221,6 +307,7 @@ class Campaign:
         while batch := list(itertools.islice(records, self.batch_size)):
             keys = [key_of(r.email or "", r.origin) for r in batch]
             states = self.journal.states(self.campaign, keys) if self.journal else {}
+            suppressed = self.suppressions.suppressed([r.email for r in batch if isinstance(r, Contact)])
             messages, decided, skipped, unknown = [], [], 0, []
             for record, key in zip(batch, keys, strict=True):
                 state = states.get(key)
@@ -238,7 +325,7 @@ class Campaign:
                         )
                     )
                     continue
-                prepared = self._prepare(record)
+                prepared = self._prepare(record, suppressed=record.email in suppressed)
                 if prepared.message is not None:
                     messages.append(prepared.message)
                 else:
@@ -260,7 +347,7 @@ class Campaign:
 
     def run(self) -> RunSummary:
         run = self.run_info()
-        tally = _Tally(run.campaign, dry_run=run.dry_run)
+        tally = _Tally(run.campaign, dry_run=run.dry_run, rules=tuple(rule.name for rule in self.rules))
         stop = threading.Event()
         notify(self.pm, "tierii_run_started", run=run)
         log.info("run.started", campaign=run.campaign, provider=",".join(run.providers), dry_run=run.dry_run)
@@ -279,6 +366,7 @@ class Campaign:
         finally:
             if self.journal is not None:
                 self.journal.close()
+            self.suppressions.close()
         if tally.stopped:
             log.error("run.stopped", campaign=run.campaign, reason=tally.stopped)
         summary = tally.summary(time.monotonic() - started)
@@ -419,6 +507,7 @@ class _Tally:
     failures: list[Outcome] = attrs.Factory(list)
     skipped: int = 0
     stopped: str | None = None
+    rules: tuple[str, ...] = ()
 
     def add(self, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
@@ -443,6 +532,7 @@ class _Tally:
             stopped=self.stopped,
             excluded_by_reason=dict(self.excluded_by_reason),
             failures=tuple(self.failures),
+            rules=self.rules,
         )
 
 

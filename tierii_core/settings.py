@@ -183,7 +183,7 @@ class Origin:
 
     variable: str
     value: Any
-    source: str  # "option", "environment", ".env", "default"
+    source: str  # "option", "environment", the settings file's name (".env"), "default"
     secret: bool = False
 
     def shown(self) -> str:
@@ -209,7 +209,7 @@ class SettingsReader:
         if variable in os.environ:
             return os.environ[variable], "environment"
         if variable in self._dotenv:
-            return self._config.get(variable), ".env"
+            return self._config.get(variable), self.env_file.name
         return None
 
     def known_variables(self) -> set[str]:

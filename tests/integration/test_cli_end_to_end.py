@@ -15,9 +15,12 @@ from click.testing import CliRunner
 
 from tierii_core.cli import cli
 
+DEMO_ENV = Path(__file__).resolve().parents[2] / "examples" / ".env.example"
+
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    """`tierii` with the demo settings (compliance settings included)."""
+    result = CliRunner().invoke(cli, ["--env-file", str(DEMO_ENV), *args], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -91,7 +94,7 @@ def test_a_contact_missing_a_variable_fails_alone(
     )
     template = tmp_path / "t.mustache"
     template.write_text("Subject: {{first_name}}\nFrom: s@example.com\n\n{{favorite}} in {{city}}\n")
-    code, out, err = run("send", str(people), "-t", str(template))
+    code, out, err = run("send", str(people), "-t", str(template), "--transactional")
     assert code == 1
     delivered = {m["To"].addresses[0].addr_spec for m in outbox_messages(clean_environment / "outbox")}
     assert delivered == {"a@example.com", "b@example.com"}  # an empty value is a value
@@ -107,7 +110,7 @@ def test_missing_template_variable_fails_that_contact_with_its_name(
     people.write_text("email,first_name\na@example.com,Ana\nb@example.com,\n")
     template = tmp_path / "t.mustache"
     template.write_text("Subject: Hi {{first_name}}\nFrom: s@example.com\n\n{{first_nmae}}\n")
-    code, out, _ = run("send", str(people), "-t", str(template))
+    code, out, _ = run("send", str(people), "-t", str(template), "--transactional")
     assert code == 1
     assert "no value for template variable 'first_nmae'" in out
     assert not list((clean_environment / "outbox" / "new").iterdir())
@@ -153,7 +156,9 @@ def test_outbox_option_and_check(
     monkeypatch.setenv("TIERII_TYPO_SETTING", "1")
     code, out, err = run("check")
     assert code == 0
-    assert "TIERII_OUTBOX_DIR = outbox  (default)" in out
+    assert "TIERII_OUTBOX_DIR = outbox  (.env.example)" in out
+    assert "TIERII_UNSUBSCRIBE_SECRET = ********  (.env.example)" in out
+    assert "demo-only-secret" not in out + err
     assert "ok   maildir" in out
     assert "TIERII_TYPO_SETTING is not a known setting" in err
     code, _, _ = run(

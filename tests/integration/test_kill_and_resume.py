@@ -53,7 +53,17 @@ def test_killed_runs_resume_without_duplicates_or_losses(tmp_path: Path, seed: i
     contacts.write_text("email,name\n" + "\n".join(rows) + "\n")
     template = tmp_path / "t.mustache"
     template.write_text("Subject: Hello {{name}}\nFrom: shop@example.com\n\nHi {{name}}\n")
-    args = ("send", str(contacts), "-t", str(template), "--batch-size", "7", "--rate", "3000/s")
+    args = (
+        "send",
+        str(contacts),
+        "-t",
+        str(template),
+        "--batch-size",
+        "7",
+        "--rate",
+        "3000/s",
+        "--transactional",
+    )
 
     kills = 0
     for _ in range(30):
@@ -98,7 +108,17 @@ def test_a_signal_finishes_the_batch_in_flight_records_it_and_exits_3(tmp_path: 
     contacts.write_text("email\n" + "".join(f"u{i}@example.com\n" for i in range(CONTACTS)))
     template = tmp_path / "t.mustache"
     template.write_text("Subject: Hello\nFrom: shop@example.com\n\nHi\n")
-    args = ("send", str(contacts), "-t", str(template), "--batch-size", "20", "--rate", "500/s")
+    args = (
+        "send",
+        str(contacts),
+        "-t",
+        str(template),
+        "--batch-size",
+        "20",
+        "--rate",
+        "500/s",
+        "--transactional",
+    )
     process = tierii(*args, cwd=tmp_path)
     with pytest.raises(subprocess.TimeoutExpired):
         process.wait(timeout=1.0)  # still sending: 1,500 at 500/s takes three seconds

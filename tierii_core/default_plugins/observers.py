@@ -104,6 +104,7 @@ def print_summary(summary: RunSummary) -> None:
     out.write(f"excluded: {summary.excluded}\n")
     for reason, count in sorted(summary.excluded_by_reason.items()):
         out.write(f"  {reason}: {count}\n")
+    out.write(f"rules checked: {', '.join(summary.rules) or 'none'}\n")
     if summary.skipped:
         out.write(f"already done in an earlier run: {summary.skipped}\n")
     out.write(f"emails/min: {summary.emails_per_minute:.0f}\n")

@@ -1,0 +1,162 @@
+"""``tierii suppress`` and ``tierii unsubscribe``: the suppression list and its web endpoint."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from tierii_core.errors import ConfigurationError
+from tierii_core.settings import CoreSettings
+
+
+def _suppressions(read_only: bool = False):
+    from tierii_core.cli import settings_reader
+    from tierii_core.suppression import SuppressionList
+
+    core = settings_reader().load(CoreSettings)
+    return SuppressionList(core.state_dir, read_only=read_only)
+
+
+def _checked(entries: list[str]) -> list[str]:
+    from tierii_core.suppression import normalise
+
+    for entry in entries:
+        try:
+            normalise(entry)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+    return entries
+
+
+@click.group()
+def suppress() -> None:
+    """The suppression list: addresses and @domains that never get mail, through any provider."""
+
+
+@suppress.command("add")
+@click.argument("entries", nargs=-1, required=True)
+@click.option("--reason", default="", help="Why (kept with each entry).")
+def suppress_add(entries: tuple[str, ...], reason: str) -> None:
+    """Suppress addresses or whole @domains."""
+    suppressions = _suppressions()
+    added = suppressions.add(_checked(list(entries)), reason, "manual")
+    click.echo(
+        f"suppressed {added} new, {len(entries) - added} already there ({suppressions.count()} in all)"
+    )
+
+
+@suppress.command("remove")
+@click.argument("entries", nargs=-1, required=True)
+def suppress_remove(entries: tuple[str, ...]) -> None:
+    """Remove addresses or @domains from the list."""
+    suppressions = _suppressions()
+    removed = suppressions.remove(_checked(list(entries)))
+    click.echo(f"removed {removed} ({suppressions.count()} left)")
+
+
+@suppress.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def suppress_list(as_json: bool) -> None:
+    """Show the list."""
+    rows = [
+        {"entry": s.entry, "reason": s.reason, "source": s.source, "added": _when(s.created_at)}
+        for s in _suppressions(read_only=True)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['entry']}\t{row['source']}\t{row['added']}\t{row['reason']}".rstrip())
+
+
+@suppress.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--reason", default="imported", help="Why (kept with each entry).")
+def suppress_import(file, reason: str) -> None:
+    """Add the entries of FILE: one per line (# comments), or a CSV with an email/entry column."""
+    entries = list(_entries(file))
+    suppressions = _suppressions()
+    added = suppressions.add(_checked_lines(entries, file.name), reason, f"import:{Path(file.name).name}")
+    click.echo(
+        f"imported {len(entries)} entries from {file.name}: {added} new ({suppressions.count()} in all)"
+    )
+
+
+@suppress.command("export")
+@click.option(
+    "-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File (default stdout)."
+)
+def suppress_export(output) -> None:
+    """Write the list as CSV (entry, reason, source, added)."""
+    writer = csv.writer(output, lineterminator="\n")
+    writer.writerow(["entry", "reason", "source", "added"])
+    for s in _suppressions(read_only=True):
+        writer.writerow([s.entry, s.reason, s.source, _when(s.created_at)])
+
+
+def _entries(file) -> Iterator[tuple[int, str]]:
+    lines = file.read().splitlines()
+    header = [c.strip().lower() for c in next(csv.reader(lines[:1]), [])]
+    column = next((i for i, name in enumerate(header) if name in ("email", "entry")), None)
+    if column is not None:
+        for number, row in enumerate(csv.reader(lines[1:]), start=2):
+            if len(row) > column and row[column].strip():
+                yield number, row[column].strip()
+        return
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if text:
+            yield number, text
+
+
+def _checked_lines(entries: list[tuple[int, str]], name: str) -> list[str]:
+    from tierii_core.suppression import normalise
+
+    for number, entry in entries:
+        try:
+            normalise(entry)
+        except ValueError as exc:
+            raise ConfigurationError(f"{name}:{number}: {exc}; nothing was imported") from None
+    return [entry for _, entry in entries]
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+@click.group()
+def unsubscribe() -> None:
+    """The one-click unsubscribe endpoint (RFC 8058) for TIERII_UNSUBSCRIBE_URL."""
+
+
+@unsubscribe.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+def unsubscribe_serve(host: str, port: int) -> None:
+    """Serve the unsubscribe endpoint: GET shows a confirmation page, POST unsubscribes.
+
+    Put it behind your https reverse proxy at the path of TIERII_UNSUBSCRIBE_URL.
+    """
+    from tierii_core.cli import settings_reader
+    from tierii_core.unsubscribe import UnsubscribeLinks
+    from tierii_core.unsubscribe_server import serve
+
+    core = settings_reader().load(CoreSettings)
+    if not core.unsubscribe_url:
+        raise ConfigurationError("TIERII_UNSUBSCRIBE_URL is not set: it says where the endpoint is published")
+    links = UnsubscribeLinks(core.unsubscribe_url, core.unsubscribe_secret)
+    click.echo(
+        f"unsubscribe endpoint for {core.unsubscribe_url} on http://{host}:{port}{links.path}", err=True
+    )
+    serve(links, core.state_dir, host=host, port=port)
+    sys.exit(0)
+
+
+#: the commands this module adds to ``tierii``
+COMMANDS = [suppress, unsubscribe]

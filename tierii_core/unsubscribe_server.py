@@ -1,0 +1,65 @@
+"""The unsubscribe endpoint: RFC 8058 one-click POST, and a confirmation page for people.
+
+Starlette (ASGI) served by uvicorn. The token in the link is verified with the campaign's
+secret (constant-time); a genuine request suppresses the address at once. POST answers 200
+without redirecting (RFC 8058 §3.2); GET never changes anything (link scanners follow GETs).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from tierii_core.suppression import SuppressionList
+from tierii_core.unsubscribe import PARAMETER, UnsubscribeLinks
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: sans-serif; max-width: 32rem; margin: 3rem auto">{body}</body></html>
+"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(PAGE.format(title=html.escape(title), body=body), status_code=status)
+
+
+def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
+    suppressions = SuppressionList(state_dir)
+
+    async def endpoint(request: Request) -> Response:
+        email = links.verify(request.query_params.get(PARAMETER, ""))
+        if email is None:
+            if request.method == "POST":
+                return PlainTextResponse("invalid or damaged unsubscribe link\n", status_code=400)
+            return _page("Invalid link", "<p>This unsubscribe link is not valid.</p>", 400)
+        shown = html.escape(email)
+        if request.method == "GET":
+            form = (
+                f"<p>Stop all marketing email to <strong>{shown}</strong>?</p>"
+                '<form method="post"><button type="submit">Unsubscribe</button></form>'
+            )
+            return _page("Unsubscribe", form)
+        body = (await request.body()).decode("utf-8", errors="replace")
+        one_click = "List-Unsubscribe=One-Click" in body
+        suppressions.add([email], "one-click unsubscribe" if one_click else "unsubscribe page", "unsubscribe")
+        if one_click:
+            return PlainTextResponse("unsubscribed\n")
+        return _page(
+            "Unsubscribed", f"<p><strong>{shown}</strong> will get no more marketing email from us.</p>"
+        )
+
+    app = Starlette(routes=[Route(links.path, endpoint, methods=["GET", "POST"])])
+    app.state.suppressions = suppressions
+    return app
+
+
+def serve(links: UnsubscribeLinks, state_dir: Path, *, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(make_app(links, state_dir), host=host, port=port, log_level="warning", proxy_headers=True)

@@ -1,0 +1,33 @@
+"""What a reader sees in each part of a message: for rules that look for required text."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from tierii_core.models import Message
+
+_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
+_SPACE = re.compile(r"\s+")
+
+
+def html_to_text(markup: str) -> str:
+    """Tags, comments, scripts and styles removed; entities decoded; white space collapsed."""
+    return squash(html.unescape(_TAGS.sub(" ", markup)))
+
+
+def squash(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def visible_parts(message: Message) -> dict[str, str]:
+    """``{"text": ..., "html": ...}``: each part's visible text (html only when there is one)."""
+    parts = {"text": squash(message.text)}
+    if message.html is not None:
+        parts["html"] = html_to_text(message.html)
+    return parts
+
+
+def links_in_html(markup: str) -> set[str]:
+    """Every ``href`` target of the HTML part, entities decoded."""
+    return {html.unescape(m) for m in re.findall(r"""href\s*=\s*["']([^"']*)["']""", markup, re.I)}
