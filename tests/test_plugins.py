@@ -158,3 +158,24 @@ def test_claiming_and_lookup_errors_are_clear() -> None:
     with pytest.raises(PluginError, match=r"no provider named 'smpt' is installed \(installed: outbox\)"):
         registry.get("provider", "smpt")
     assert registry.claiming("engine", "Welcome.Mustache").name == "mustache"
+
+
+def test_plugins_can_add_commands(install, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    install(
+        "import click\nfrom tierii_core import hookimpl\n@hookimpl\ndef tierii_register_commands(cli):\n"
+        "    @cli.command()\n    def hello():\n        '''Say hello.'''\n        click.echo('hello from a plugin')\n"
+    )
+    site = str(tmp_path / "site")
+    env = {"PYTHONPATH": site, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tierii_core.cli", "hello"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello from a plugin\n"

@@ -53,12 +53,15 @@ def settings_reader(overrides: dict[str, Any] | None = None) -> SettingsReader:
     return SettingsReader(overrides, env_file=env_file)
 
 
+_plugin_manager: Any = None  # built by main() before parsing, so plugins can add commands
+
+
 def _setup(log_json: bool | None = None) -> Any:
     from tierii_core.logs import configure_logging
     from tierii_core.plugins import make_plugin_manager
 
     configure_logging(json=log_json)
-    return make_plugin_manager()
+    return _plugin_manager or make_plugin_manager()
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -329,6 +332,16 @@ _add_commands()
 
 
 def main() -> None:
+    """The ``tierii`` command: plugins may add commands before the arguments are parsed."""
+    from tierii_core.plugins import make_plugin_manager
+
+    global _plugin_manager
+    try:
+        _plugin_manager = make_plugin_manager()
+    except TierIIError:
+        _plugin_manager = None  # the command reports the broken plugin (and the escape hatch)
+    else:
+        _plugin_manager.hook.tierii_register_commands(cli=cli)
     cli(prog_name="tierii")
 
 

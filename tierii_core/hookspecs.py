@@ -23,6 +23,7 @@ __all__ = [
     "tierii_run_finished",
     "tierii_run_started",
     "tierii_template_engines",
+    "tierii_register_commands",
 ]
 
 
@@ -97,4 +98,16 @@ def tierii_run_finished(run: RunInfo, summary: RunSummary) -> None:
 
     :param run: the run
     :param summary: the counts and failures
+    """
+
+
+@hookspec
+def tierii_register_commands(cli: Any) -> None:
+    """Add commands to ``tierii`` (a webhook receiver, an import tool...).
+
+    Called once by the ``tierii`` command before it parses its arguments. Import heavy
+    dependencies inside the commands, not here: every ``tierii`` invocation pays for this hook.
+
+    :param cli: the ``tierii`` :class:`click.Group`; call ``cli.add_command(...)`` or decorate
+        with ``@cli.command()``
     """
