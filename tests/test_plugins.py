@@ -165,8 +165,16 @@ def test_plugins_can_add_commands(install, tmp_path) -> None:
     import sys
 
     install(
-        "import click\nfrom tierii_core import hookimpl\n@hookimpl\ndef tierii_register_commands(cli):\n"
-        "    @cli.command()\n    def hello():\n        '''Say hello.'''\n        click.echo('hello from a plugin')\n"
+        """
+        import click
+        from tierii_core import hookimpl
+
+        @hookimpl
+        def tierii_register_commands(cli):
+            @cli.command()
+            def hello():
+                click.echo("hello from a plugin")
+        """
     )
     site = str(tmp_path / "site")
     env = {"PYTHONPATH": site, "PATH": "/usr/bin:/bin"}

@@ -19,11 +19,11 @@ __all__ = [
     "tierii_compliance_rules",
     "tierii_contact_sources",
     "tierii_delivery_providers",
+    "tierii_register_commands",
     "tierii_resolve_credentials",
     "tierii_run_finished",
     "tierii_run_started",
     "tierii_template_engines",
-    "tierii_register_commands",
 ]
 
 
