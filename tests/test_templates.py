@@ -156,3 +156,27 @@ def test_no_contact_value_ever_creates_a_header(tmp_path_factory: pytest.TempPat
     parsed = email.message_from_bytes(data, policy=email.policy.default)
     assert parsed["To"].addresses[0].addr_spec == "a@example.com"
     assert parsed["From"].addresses[0].addr_spec == "s@example.com"
+
+
+name = st.sampled_from(["a", "b", "first_name"])
+piece = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="{}"), max_size=10),
+    name.map(lambda n: "{{" + n + "}}"),
+    name.map(lambda n: "{{{" + n + "}}}"),
+    name.map(lambda n: "{{& " + n + "}}"),
+)
+
+
+@given(
+    pieces=st.lists(piece, max_size=8),
+    values=st.fixed_dictionaries({n: st.text(max_size=10) for n in ["a", "b", "first_name"]}),
+    escape=st.booleans(),
+)
+def test_the_fast_flat_renderer_matches_chevron(pieces: list[str], values: dict, escape: bool) -> None:
+    import chevron
+
+    source = "".join(pieces)
+    compiled = Mustache(None).compile(source, origin="t:1", escape_html=escape)
+    assert compiled.flat
+    expected = chevron.render(compiled.tokens, values)  # tokens already say what to escape
+    assert compiled.render(values) == expected

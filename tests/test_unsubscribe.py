@@ -39,7 +39,7 @@ def test_a_signature_never_transfers_to_another_address(a: str, b: str) -> None:
 
 
 def test_headers_are_rfc_8058() -> None:
-    headers = dict(LINKS.headers("ana@example.com"))
+    headers = dict(LINKS.headers(LINKS.url("ana@example.com")))
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url, mailto = headers["List-Unsubscribe"].split(", ")
     assert (

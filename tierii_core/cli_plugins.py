@@ -135,7 +135,10 @@ def new(name: str, directory: Path) -> None:
     if target.exists():
         raise ConfigurationError(f"{target} already exists: choose another name or --dir")
     written = copy_template(template_root(), target, names)
-    click.echo(f"created {target}/ ({len(written)} files): distribution {names.distribution}, package {names.package}")
+    click.echo(
+        f"created {target}/ ({len(written)} files): "
+        f"distribution {names.distribution}, package {names.package}"
+    )
     click.echo(f"component source:{names.component}, settings TIERII_{names.component.upper()}_*")
     click.echo("next:")
     click.echo(f"  cd {target}")

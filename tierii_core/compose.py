@@ -94,8 +94,8 @@ class Composer:
         context.setdefault("email", contact.email)
         headers: tuple[tuple[str, str], ...] = ()
         if self._links is not None:  # set last: no contact field can redirect the link
-            context["unsubscribe_url"] = self._links.url(contact.email)
-            headers = self._links.headers(contact.email)
+            url = context["unsubscribe_url"] = self._links.url(contact.email)
+            headers = self._links.headers(url)
         try:
             subject = one_line(self._subject.render(context)).strip()
             sender = (

@@ -8,6 +8,7 @@ address has one spelling: the domain in lower-case ASCII (IDNA), the local part 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,6 +30,9 @@ CREATE TABLE IF NOT EXISTS suppressions (
 """
 
 
+_BAD_LOCAL = re.compile(r"[\s<>,;]")
+
+
 def _ascii_domain(domain: str) -> str:
     domain = domain.strip().rstrip(".").lower()
     if not domain or any(c.isspace() for c in domain):
@@ -43,7 +47,7 @@ def normalise(entry: str) -> str:
     """``Ana@Bücher.Example`` -> ``ana@xn--bcher-kva.example``; ``@Example.COM`` -> ``@example.com``."""
     text = entry.strip()
     local, at, domain = text.rpartition("@")
-    if not at or not domain or (local and any(c.isspace() or c in "<>,;" for c in local)):
+    if not at or not domain or _BAD_LOCAL.search(local):
         raise ValueError(f"{entry!r} is neither an address nor @domain")
     return f"{local.lower()}@{_ascii_domain(domain)}"
 
@@ -115,6 +119,8 @@ class SuppressionList:
 
     def suppressed(self, emails: Sequence[str]) -> set[str]:
         """Which of ``emails`` (as given) are suppressed, by address or by domain."""
+        if self._db.execute("SELECT 1 FROM suppressions LIMIT 1").fetchone() is None:
+            return set()
         keyed: dict[str, tuple[str, str]] = {}
         for email in emails:
             try:

@@ -64,9 +64,9 @@ class UnsubscribeLinks:
         except UnicodeDecodeError:
             return None
 
-    def headers(self, email: str) -> tuple[tuple[str, str], ...]:
-        """``List-Unsubscribe`` (https, plus mailto when configured) and ``List-Unsubscribe-Post``."""
-        value = f"<{self.url(email)}>"
+    def headers(self, url: str) -> tuple[tuple[str, str], ...]:
+        """``List-Unsubscribe`` (``url``, plus mailto when configured) and ``List-Unsubscribe-Post``."""
+        value = f"<{url}>"
         if self.mailto:
             value += f", <mailto:{self.mailto}?subject=unsubscribe>"
         return (("List-Unsubscribe", value), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))

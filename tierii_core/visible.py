@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -22,10 +23,16 @@ def squash(text: str) -> str:
 
 def visible_parts(message: Message) -> dict[str, str]:
     """``{"text": ..., "html": ...}``: each part's visible text (html only when there is one)."""
-    parts = {"text": squash(message.text)}
-    if message.html is not None:
-        parts["html"] = html_to_text(message.html)
-    return parts
+    return dict(_visible(message.text, message.html))
+
+
+@functools.lru_cache(maxsize=16)
+def _visible(text: str, markup: str | None) -> tuple[tuple[str, str], ...]:
+    """Several rules read one message: work it out once (str hashes are cached by Python)."""
+    parts = [("text", squash(text))]
+    if markup is not None:
+        parts.append(("html", html_to_text(markup)))
+    return tuple(parts)
 
 
 def links_in_html(markup: str) -> set[str]:

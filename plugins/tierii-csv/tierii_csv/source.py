@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from email_validator import EmailNotValidError, validate_email
-
 from tierii_core.components import ContactSource
+from tierii_core.contacts import find_email_column, to_contact
 from tierii_core.dedupe import SeenAddresses
 from tierii_core.errors import SourceError
 from tierii_core.models import Contact, Rejected
@@ -123,9 +122,9 @@ class CsvSource(ContactSource):
         self._email_column([c.strip() for c in columns])
 
     def _email_column(self, columns: list[str]) -> int:
-        for index, name in enumerate(columns):
-            if name.lower() == "email":
-                return index
+        index = find_email_column(columns)
+        if index is not None:
+            return index
         shown = ", ".join(repr(c) for c in columns)
         raise SourceError(f"{self.path}:1: no 'email' column in the header (columns: {shown})")
 
@@ -133,17 +132,6 @@ class CsvSource(ContactSource):
     def _contact(
         row: list[str], columns: list[str], email_index: int, origin: str, seen: SeenAddresses
     ) -> Contact | Rejected:
-        address = row[email_index].strip() if email_index < len(row) else ""
-        if not address:
-            return Rejected(origin, "empty email address")
-        try:
-            valid = validate_email(address, check_deliverability=False, allow_smtputf8=False)
-        except EmailNotValidError as exc:
-            return Rejected(origin, f"invalid email address {address!r}: {exc}", address)
-        email = valid.ascii_email or valid.normalized
-        if not seen.add(email):
-            return Rejected(origin, f"repeated address {email}", email)
         # a short row lacks its last columns: the strict templates fail it if they use them
         fields = dict(zip(columns, row, strict=False))
-        fields[columns[email_index]] = email
-        return Contact(email, fields, origin)
+        return to_contact(fields, columns[email_index], origin, seen)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The "Write your first plugin" tutorial (docs/plugins.md), command for command: the page
+# includes its sections, and tests/test_tutorial.py runs this file in a fresh folder (with
+# tierii-core installed from the checkout instead of PyPI), so the tutorial keeps working.
+set -euo pipefail
+
+# --8<-- [start:venv]
+python3 -m venv .venv
+. .venv/bin/activate
+pip install "tierii-core[test]"
+# --8<-- [end:venv]
+
+# --8<-- [start:new]
+tierii plugins new crm
+cd tierii-crm
+# --8<-- [end:new]
+
+# --8<-- [start:install]
+tierii install -e '.[test]'
+tierii plugins
+# --8<-- [end:install]
+
+# --8<-- [start:test]
+pytest
+# --8<-- [end:test]
+
+# --8<-- [start:try]
+cat > contacts.jsonl <<'JSONL'
+{"email": "ann@example.com", "first_name": "Ann"}
+{"email": "zoe@example.org", "first_name": "Zoë"}
+{"email": "not an address", "first_name": "Nobody"}
+JSONL
+cat > hello.mustache <<'MUSTACHE'
+Subject: Hello {{first_name}}
+From: Green Leaf <hello@greenleaf.example>
+
+Hi {{first_name}}!
+MUSTACHE
+TIERII_TRANSACTIONAL=true tierii preview contacts.jsonl -t hello.mustache -n 3
+# --8<-- [end:try]

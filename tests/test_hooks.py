@@ -1,0 +1,144 @@
+"""Every hook, called through a real plugin manager (tests/test_meta.py requires a test_hook_* each)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from structlog.testing import capture_logs
+
+from tierii_core import hookimpl
+from tierii_core.components import ContactSource
+from tierii_core.default_plugins.compliance import OneClickUnsubscribe
+from tierii_core.default_plugins.mustache import Mustache
+from tierii_core.default_plugins.outbox import Outbox
+from tierii_core.models import Credentials, Outcome, RunInfo, RunSummary, Secret, Status
+from tierii_core.observe import notify
+from tierii_core.plugins import Registry, make_plugin_manager
+
+RUN = RunInfo("spring", "contacts.csv", "welcome.mustache", ("outbox",), False, datetime.now(timezone.utc), 2)
+
+
+class NoteSource(ContactSource):
+    """Contacts from notes (test)."""
+
+    name = "notes"
+    patterns = ("*.notes",)
+
+
+class Recorder:
+    """Implements every observer hook, and credentials that win over the settings."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    @hookimpl
+    def tierii_contact_sources(self):
+        return [NoteSource]
+
+    @hookimpl
+    def tierii_resolve_credentials(self, provider):
+        return Credentials(username="from-keyring") if provider == "smtp" else None
+
+    @hookimpl
+    def tierii_run_started(self, run):
+        self.calls.append(("started", run.campaign))
+
+    @hookimpl
+    def tierii_batch_finished(self, run, outcomes):
+        self.calls.append(("batch", [o.email for o in outcomes]))
+
+    @hookimpl
+    def tierii_run_finished(self, run, summary):
+        self.calls.append(("finished", summary.sent))
+
+
+class Broken:
+    @hookimpl
+    def tierii_run_started(self, run):
+        raise RuntimeError("observer bug")
+
+
+@pytest.fixture
+def pm():
+    manager = make_plugin_manager(load_entry_points=False)
+    manager.register(Recorder(), name="recorder")
+    manager.check_pending()
+    return manager
+
+
+def recorder(pm) -> Recorder:
+    return pm.get_plugin("recorder")
+
+
+def test_hook_tierii_contact_sources(pm):
+    assert [NoteSource] in pm.hook.tierii_contact_sources()
+    assert Registry(pm).claiming("source", "crm.notes") is NoteSource
+
+
+def test_hook_tierii_template_engines(pm):
+    assert [Mustache] in pm.hook.tierii_template_engines()
+
+
+def test_hook_tierii_delivery_providers(pm):
+    assert [Outbox] in pm.hook.tierii_delivery_providers()
+
+
+def test_hook_tierii_compliance_rules(pm):
+    rules = [cls for result in pm.hook.tierii_compliance_rules() for cls in result]
+    assert OneClickUnsubscribe in rules
+
+
+def test_hook_tierii_resolve_credentials(pm):
+    settings = Outbox.Settings()
+    assert pm.hook.tierii_resolve_credentials(provider="smtp", settings=settings) == Credentials(
+        username="from-keyring"
+    )
+    # the built-in reader (trylast) answers from the settings when no plugin does
+    from attrs import frozen
+
+    @frozen
+    class SmtpLike:
+        username: str = "shop"
+        password: Secret = Secret("s3cret")  # noqa: RUF009 (immutable)
+
+    answer = pm.hook.tierii_resolve_credentials(provider="other", settings=SmtpLike())
+    assert answer.username == "shop" and answer.secret.reveal() == "s3cret"
+
+
+def test_hook_tierii_run_started(pm):
+    pm.register(Broken(), name="broken")
+    with capture_logs() as logs:
+        notify(pm, "tierii_run_started", run=RUN)
+    assert ("started", "spring") in recorder(pm).calls, "one broken observer does not stop the others"
+    assert [e["plugin"] for e in logs if e["event"] == "observer.failed"] == ["broken"]
+
+
+def test_hook_tierii_batch_finished(pm):
+    outcomes = [Outcome("ann@example.com", Status.SENT, "outbox"), Outcome("bob@example.com", Status.FAILED)]
+    pm.hook.tierii_batch_finished(run=RUN, outcomes=outcomes)
+    assert ("batch", ["ann@example.com", "bob@example.com"]) in recorder(pm).calls
+
+
+def test_hook_tierii_run_finished(pm, capsys):
+    pm.hook.tierii_run_finished(run=RUN, summary=RunSummary("spring", sent=2))
+    assert ("finished", 2) in recorder(pm).calls
+    assert "sent: 2" in capsys.readouterr().out  # the built-in observer prints the summary
+
+
+def test_hook_tierii_register_commands(pm):
+    import click
+    from click.testing import CliRunner
+
+    class Commands:
+        @hookimpl
+        def tierii_register_commands(self, cli):
+            @cli.command()
+            def hello():
+                """Say hello."""
+                click.echo("hello from a plugin")
+
+    pm.register(Commands(), name="commands")
+    group = click.Group("tierii")
+    pm.hook.tierii_register_commands(cli=group)
+    assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"

@@ -1,0 +1,70 @@
+"""The ``skeleton`` contact source: one JSON object per line, streamed, each address validated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from attrs import field, frozen
+
+from tierii_core.components import ContactSource
+from tierii_core.contacts import to_contact
+from tierii_core.dedupe import SeenAddresses
+from tierii_core.errors import SourceError
+from tierii_core.models import Contact, Rejected
+
+
+@frozen
+class SkeletonSettings:
+    # filled from TIERII_SKELETON_ENCODING; "help" is shown by `tierii check` and the docs
+    encoding: str = field(default="utf-8", metadata={"help": "Text encoding of the files."})
+
+
+class SkeletonSource(ContactSource):
+    """Contacts from JSON Lines files: one object per line, with an "email" key."""
+
+    name = "skeleton"  # the configuration key: TIERII_SKELETON_*
+    patterns = ("*.jsonl",)  # the locations this source claims
+    Settings = SkeletonSettings
+
+    def __init__(self, location: str, settings: SkeletonSettings) -> None:
+        super().__init__(location, settings)
+        self.path = Path(location)
+
+    def validate(self) -> None:
+        """Called before anything is sent: fail early (exit 2) if the file cannot be read."""
+        with self._open():
+            pass
+
+    def _open(self) -> Any:
+        try:
+            return self.path.open("rb")
+        except FileNotFoundError:
+            raise SourceError(f"{self.path}: no such file") from None
+        except OSError as exc:
+            raise SourceError(f"{self.path}: cannot open: {exc.strerror}") from None
+
+    def __iter__(self) -> Iterator[Contact | Rejected]:
+        # a generator: one line at a time, so memory stays flat whatever the file's size
+        with self._open() as file, SeenAddresses() as seen:
+            for number, line in enumerate(file, start=1):
+                if line.strip():
+                    yield self._record(line, f"{self.path}:{number}", seen)
+
+    def _record(self, line: bytes, origin: str, seen: SeenAddresses) -> Contact | Rejected:
+        try:
+            record = json.loads(line.decode(self.settings.encoding))
+        except UnicodeDecodeError as exc:
+            return Rejected(origin, f"not valid {self.settings.encoding} (byte {exc.start + 1})")
+        except json.JSONDecodeError as exc:
+            return Rejected(origin, f"not JSON: {exc.msg} at column {exc.colno}")
+        if not isinstance(record, dict):
+            return Rejected(origin, "not a JSON object")
+        fields = {str(k): v if v is None or isinstance(v, str) else json.dumps(v) for k, v in record.items()}
+        key = next((k for k in fields if k.lower() == "email"), None)
+        if key is None:
+            return Rejected(origin, "no 'email' key")
+        # the core checks and normalises the address and rejects repeats, as for every source
+        return to_contact(fields, key, origin, seen)
