@@ -142,3 +142,28 @@ def test_hook_tierii_register_commands(pm):
     group = click.Group("tierii")
     pm.hook.tierii_register_commands(cli=group)
     assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
+
+
+def test_hook_tierii_plugin_settings(pm, monkeypatch):
+    from attrs import frozen
+    from click.testing import CliRunner
+
+    import tierii_core.cli as cli_module
+    from tierii_core.plugins import plugin_settings
+
+    @frozen
+    class ArchiveSettings:
+        folder: str = ""
+
+    class Archive:
+        @hookimpl
+        def tierii_plugin_settings(self):
+            return [("archive", ArchiveSettings)]
+
+    pm.register(Archive(), name="archive")
+    assert plugin_settings(pm) == [("archive", ArchiveSettings)]
+    monkeypatch.setenv("TIERII_ARCHIVE_FOLDER", "/srv/archive")
+    monkeypatch.setattr(cli_module, "_plugin_manager", pm)
+    result = CliRunner().invoke(cli_module.cli, ["check"])
+    assert "[plugin archive]\n  TIERII_ARCHIVE_FOLDER = /srv/archive  (environment)" in result.stdout
+    assert "TIERII_ARCHIVE_FOLDER is not a known setting" not in result.stderr

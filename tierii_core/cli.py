@@ -14,9 +14,7 @@ import click
 from tierii_core import __version__
 from tierii_core.errors import ConfigurationError, ExitCode, TierIIError
 from tierii_core.models import Status
-from tierii_core.settings import CoreSettings, SettingsReader, env_name
-
-NOT_YET = "{option} is not available in this version of tierii-core; run without it"
+from tierii_core.settings import CoreSettings, SettingsReader, env_name, use_settings_file
 
 
 class TierIIGroup(click.Group):
@@ -45,12 +43,12 @@ def cli(env_file: Path | None) -> None:
     Exit codes: 0 all done; 1 some recipients failed; 2 usage or configuration
     error, nothing sent; 3 run stopped early (provider down, interrupted): re-run.
     """
+    use_settings_file(env_file)
 
 
 def settings_reader(overrides: dict[str, Any] | None = None) -> SettingsReader:
     """Settings for this command: its options, the environment, then --env-file or ./.env."""
-    env_file = click.get_current_context().find_root().params.get("env_file")
-    return SettingsReader(overrides, env_file=env_file)
+    return SettingsReader(overrides)
 
 
 _plugin_manager: Any = None  # built by main() before parsing, so plugins can add commands
@@ -71,7 +69,7 @@ def _setup(log_json: bool | None = None) -> Any:
 @click.option("--provider", "provider_name", help="Provider to test (default: the one a send would use).")
 def check(provider_name: str | None) -> None:
     """Validate settings, show them (secrets masked) and test the provider."""
-    from tierii_core.plugins import Registry
+    from tierii_core.plugins import Registry, plugin_settings
 
     pm = _setup()
     reader = settings_reader({env_name(None, "provider"): provider_name})
@@ -84,6 +82,7 @@ def check(provider_name: str | None) -> None:
         for i in registry.components()
         if attrs.fields(i.cls.Settings)
     ]
+    sections += [(f"plugin {prefix}", settings_cls, prefix) for prefix, settings_cls in plugin_settings(pm)]
     for title, settings_cls, component in sections:
         click.echo(f"[{title}]")
         try:
@@ -144,6 +143,8 @@ def _message_options(func: Any) -> Any:
 @click.option(
     "-n", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many messages to show."
 )
+@click.option("--rules", help="Compliance rule packs to check, PACK[,PACK...].")
+@click.option("--transactional", is_flag=True, default=None, help="Transactional mail: marketing rules off.")
 def preview(
     contacts: str,
     template: Path,
@@ -152,13 +153,16 @@ def preview(
     sender: str | None,
     log_json: bool | None,
     count: int,
+    rules: str | None,
+    transactional: bool | None,
 ) -> None:
     """Render the first N messages and print them; send nothing."""
     from tierii_core.runner import Campaign, SendOptions
 
     pm = _setup(log_json)
     options = SendOptions(contacts, template, html, subject, sender)
-    campaign = Campaign(pm, settings_reader(), options)
+    reader = settings_reader({env_name(None, "rules"): rules, env_name(None, "transactional"): transactional})
+    campaign = Campaign(pm, reader, options)
     campaign.prepare(need_provider=False)
     tally: Counter = Counter()
     for item in campaign.preview(count):
@@ -233,8 +237,6 @@ def send(
     """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
     from tierii_core.runner import Campaign, SendOptions
 
-    if rules:
-        raise click.UsageError(NOT_YET.format(option="--rules"))
     pm = _setup(log_json)
     overrides = {
         env_name(None, "provider"): provider,
@@ -243,12 +245,11 @@ def send(
         env_name(None, "rate_limit"): rate,
         env_name(None, "concurrency"): concurrency,
         env_name(None, "transactional"): transactional,
+        env_name(None, "rules"): rules,
         env_name("outbox", "dir"): outbox,
     }
     reader = settings_reader(overrides)
     core = reader.load(CoreSettings)
-    if core.rules:
-        raise ConfigurationError(f"TIERII_RULES is set, but {NOT_YET.format(option='TIERII_RULES')}")
     options = SendOptions(
         contacts, template, html, subject, sender, campaign, dry_run, limit, retry_failed, retry_unknown
     )

@@ -108,8 +108,11 @@ class DeliveryProvider(Component):
     priority: ClassVar[int] = 0
     #: how many messages one ``send`` call takes
     max_batch: ClassVar[int] = 1
-    #: limits the provider's service enforces, which the core never exceeds (None = none)
+    #: provider calls a minute the service allows, which the core never exceeds (None = none)
     max_per_minute: ClassVar[float | None] = None
+    #: provider calls allowed in this run by the service's daily quota (None = no quota);
+    #: a provider may set it per instance in ``open()`` from what the service says is left
+    max_per_day: ClassVar[int | None] = None
 
     def __init__(self, settings: Any, credentials: Credentials | None) -> None:
         self.settings = settings

@@ -21,6 +21,10 @@ from tierii_core.unsubscribe import UnsubscribeLinks
 class ComposeError(Exception):
     """This contact's message cannot be built (a missing variable, a bad rendered address)."""
 
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
+
 
 _NAME_ADDR = re.compile(r"\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*")
 _BARE_ADDR = re.compile(r"\s*([^<>\s\"]+@[^<>\s\"@]+)\s*")
@@ -85,6 +89,8 @@ class Composer:
             self._html = compile_piece(TemplatePiece(html_source, f"{html_path}:1"), escape_html=True)
         self._default_sender = default_sender
         self._campaign_vars = {k: v for k, v in (campaign_vars or {}).items() if v}
+        #: campaign variables the settings leave empty: using one is a configuration error
+        self.unset_vars = frozenset(k for k, v in (campaign_vars or {}).items() if not v)
         self._links = links
         self._ids = itertools.count()
         self._id_prefix = f"{os.getpid()}.{secrets.token_hex(6)}"
@@ -107,7 +113,7 @@ class Composer:
             text = self._text.render(context)
             html = self._html.render(context) if self._html is not None else None
         except MissingVariable as exc:
-            raise ComposeError(str(exc)) from None
+            raise ComposeError(str(exc), exc.variable) from None
         except ValueError as exc:
             raise ComposeError(str(exc)) from None
         domain = sender.email.rsplit("@", 1)[-1]

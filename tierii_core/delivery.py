@@ -33,38 +33,59 @@ def backoff(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:
 
 @define
 class ProviderSlot:
-    """One provider of the chain, its request limit, and why it is out of the run (if it is)."""
+    """One provider of the chain, its request limits, and why it is out of the run (if it is)."""
 
     provider: DeliveryProvider
     requests: TokenBucket | None = None
     dead: str | None = None
+    calls: int = 0
+    _lock: threading.Lock = attrs.Factory(threading.Lock)
 
     @property
     def name(self) -> str:
         return self.provider.name
 
+    def take_call(self) -> bool:
+        """Count one call against the daily quota; False (and the slot out) once it is used up."""
+        limit = getattr(self.provider, "max_per_day", None)
+        with self._lock:
+            if limit is not None and self.calls >= limit:
+                self.dead = f"its daily quota of {limit} requests is used up"
+                return False
+            self.calls += 1
+            return True
+
 
 class CircuitBreaker:
-    """Opens after ``threshold`` transient failures in a row: the service is down, stop."""
+    """Opens after ``threshold`` transient failures in a row, over at least ``min_calls``
+    provider calls: the service is down, stop.
 
-    def __init__(self, threshold: int) -> None:
+    Counting calls too keeps one answer from opening it: a single 429 to a bulk request of
+    500 messages is 500 transient outcomes, but one event.
+    """
+
+    def __init__(self, threshold: int, min_calls: int = 3) -> None:
         self.threshold = threshold
+        self.min_calls = min_calls
         self.in_a_row = 0
+        self.calls_in_a_row = 0
         self.last_reason: str | None = None
         self._lock = threading.Lock()
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
+        """The outcomes of one provider call."""
         with self._lock:
-            for outcome in outcomes:
-                if outcome.is_transient:
-                    self.in_a_row += 1
-                    self.last_reason = outcome.reason
-                elif outcome.status is Status.SENT:
-                    self.in_a_row = 0
+            if any(o.status is Status.SENT for o in outcomes):
+                self.in_a_row = self.calls_in_a_row = 0
+            transient = [o for o in outcomes if o.is_transient]
+            if transient:
+                self.in_a_row += len(transient)
+                self.calls_in_a_row += 1
+                self.last_reason = transient[-1].reason
 
     @property
     def is_open(self) -> bool:
-        return self.in_a_row >= self.threshold
+        return self.in_a_row >= self.threshold and self.calls_in_a_row >= self.min_calls
 
     def check(self) -> None:
         if self.is_open:
@@ -137,7 +158,7 @@ class Delivery:
         final: list[Outcome] = []
         pending = messages
         for attempt in range(1, self.max_attempts + 1):
-            if not self._wait_for_limits(slot, len(pending)):
+            if not self._wait_for_limits(slot, len(pending)) or not slot.take_call():
                 return final, pending, {}
             self.journal.claim(self.campaign, [(_key(m), m.contact.origin) for m in pending])
             try:

@@ -19,6 +19,7 @@ __all__ = [
     "tierii_compliance_rules",
     "tierii_contact_sources",
     "tierii_delivery_providers",
+    "tierii_plugin_settings",
     "tierii_register_commands",
     "tierii_resolve_credentials",
     "tierii_run_finished",
@@ -98,6 +99,18 @@ def tierii_run_finished(run: RunInfo, summary: RunSummary) -> None:
 
     :param run: the run
     :param summary: the counts and failures
+    """
+
+
+@hookspec
+def tierii_plugin_settings() -> list[tuple[str, type]]:
+    """Declare settings that belong to the plugin itself rather than to one of its components.
+
+    ``tierii check`` shows them (and stops calling them unknown), the settings reference
+    documents them. Read them with ``SettingsReader().load(SettingsClass, prefix)``.
+
+    :return: ``(prefix, SettingsClass)`` pairs: a frozen attrs class whose fields are filled
+        from ``TIERII_<PREFIX>_<FIELD>``
     """
 
 

@@ -236,3 +236,8 @@ def plugin_rows(pm: PluginManager, registry: Registry) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def plugin_settings(pm: pluggy.PluginManager) -> list[tuple[str, type]]:
+    """(prefix, Settings class) of every plugin's own settings (``tierii_plugin_settings``)."""
+    return [pair for registered in pm.hook.tierii_plugin_settings() for pair in registered or ()]

@@ -184,7 +184,12 @@ class Campaign:
                 continue
             try:
                 message = self.composer.compose(record)
-            except ComposeError:
+            except ComposeError as exc:
+                if exc.variable in self.composer.unset_vars:
+                    raise ConfigurationError(
+                        f"template {self.options.template} uses {{{{{exc.variable}}}}}, but "
+                        f"TIERII_{exc.variable.upper()} is not set"
+                    ) from None
                 continue
             broken = self._broken_rule(message)
             if broken is not None:
@@ -349,30 +354,56 @@ class Campaign:
         run = self.run_info()
         tally = _Tally(run.campaign, dry_run=run.dry_run, rules=tuple(rule.name for rule in self.rules))
         stop = threading.Event()
-        notify(self.pm, "tierii_run_started", run=run)
-        log.info("run.started", campaign=run.campaign, provider=",".join(run.providers), dry_run=run.dry_run)
-        started = time.monotonic()
-        try:
-            with _stop_on_signals(stop):
-                if self.options.dry_run:
-                    self._dry_run(run, tally)
-                else:
-                    self._send(run, tally, stop)
-            if stop.is_set() and not tally.stopped:
-                tally.stopped = "interrupted: the batch in flight was finished and recorded"
-        except (FatalProviderError, RunStopped, ConfigurationError) as exc:
-            # a source that breaks mid-stream stops the run too: some messages may be out
-            tally.stopped = str(exc)
-        finally:
+        with contextlib.ExitStack() as resources:
+            resources.callback(self.suppressions.close)
             if self.journal is not None:
-                self.journal.close()
-            self.suppressions.close()
+                resources.callback(self.journal.close)
+            if not self.options.dry_run:
+                # configuration problems found here (a provider's settings, a campaign another
+                # process is sending) stop the command with exit 2: nothing has been sent
+                tally.stopped = self._open_providers(resources)
+                stale = self.journal.open_campaign(run.campaign, run.source, run.template, run.providers)
+                if stale:
+                    log.warning(
+                        "run.unknown_found",
+                        campaign=run.campaign,
+                        count=stale,
+                        reason="in flight when an earlier run stopped",
+                    )
+            notify(self.pm, "tierii_run_started", run=run)
+            log.info(
+                "run.started", campaign=run.campaign, provider=",".join(run.providers), dry_run=run.dry_run
+            )
+            started = time.monotonic()
+            try:
+                with _stop_on_signals(stop):
+                    if self.options.dry_run:
+                        self._dry_run(run, tally)
+                    elif not tally.stopped:
+                        self._send(run, tally, stop)
+                if stop.is_set() and not tally.stopped:
+                    tally.stopped = "interrupted: the batch in flight was finished and recorded"
+            except (FatalProviderError, RunStopped, ConfigurationError) as exc:
+                # a source that breaks mid-stream stops the run too: some messages may be out
+                tally.stopped = str(exc)
         if tally.stopped:
             log.error("run.stopped", campaign=run.campaign, reason=tally.stopped)
         summary = tally.summary(time.monotonic() - started)
         notify(self.pm, "tierii_run_finished", run=run, summary=summary)
         log.info("run.finished", **_summary_fields(summary))
         return summary
+
+    def _open_providers(self, resources: contextlib.ExitStack) -> str | None:
+        """Open every provider of the chain; why the run cannot send at all, or None."""
+        for slot in self.slots:
+            try:
+                resources.enter_context(slot.provider)
+            except FatalProviderError as exc:
+                slot.dead = str(exc)
+                log.error("provider.failed", provider=slot.name, reason=str(exc))
+        if all(slot.dead for slot in self.slots):
+            return "; ".join(f"{s.name}: {s.dead}" for s in self.slots)
+        return None
 
     def _dry_run(self, run: RunInfo, tally: _Tally) -> None:
         for chunk in self.chunks():
@@ -381,35 +412,18 @@ class Campaign:
 
     def _send(self, run: RunInfo, tally: _Tally, stop: threading.Event) -> None:
         assert self.journal is not None
-        with contextlib.ExitStack() as providers:
-            for slot in self.slots:
-                try:
-                    providers.enter_context(slot.provider)
-                except FatalProviderError as exc:
-                    slot.dead = str(exc)
-                    log.error("provider.failed", provider=slot.name, reason=str(exc))
-            if all(slot.dead for slot in self.slots):
-                raise FatalProviderError("; ".join(f"{s.name}: {s.dead}" for s in self.slots))
-            stale = self.journal.open_campaign(run.campaign, run.source, run.template, run.providers)
-            if stale:
-                log.warning(
-                    "run.unknown_found",
-                    campaign=run.campaign,
-                    count=stale,
-                    reason="in flight when an earlier run stopped",
-                )
-            breaker = CircuitBreaker(CIRCUIT_BREAKER_THRESHOLD)
-            delivery = Delivery(
-                self.slots,
-                campaign=run.campaign,
-                journal=self.journal,
-                max_attempts=self.core.max_attempts,
-                retry_delay=self.core.retry_delay,
-                breaker=breaker,
-                stop=stop,
-                messages=self.messages_bucket,
-            )
-            self._pump(run, tally, stop, delivery, breaker)
+        breaker = CircuitBreaker(CIRCUIT_BREAKER_THRESHOLD)
+        delivery = Delivery(
+            self.slots,
+            campaign=run.campaign,
+            journal=self.journal,
+            max_attempts=self.core.max_attempts,
+            retry_delay=self.core.retry_delay,
+            breaker=breaker,
+            stop=stop,
+            messages=self.messages_bucket,
+        )
+        self._pump(run, tally, stop, delivery, breaker)
 
     def _pump(
         self, run: RunInfo, tally: _Tally, stop: threading.Event, delivery: Delivery, breaker: CircuitBreaker
@@ -537,12 +551,13 @@ class _Tally:
 
 
 def _reason_key(reason: str | None) -> str:
-    """Group exclusion reasons: 'invalid email address ...' -> 'invalid email address'."""
+    """Group exclusion reasons: 'invalid email address ...' -> 'invalid email address';
+    a rule's 'cannabis-ca: under 21: born ...' -> 'cannabis-ca: under 21'."""
     text = reason or "unknown"
     for key in ("invalid email address", "repeated address", "not valid UTF-8", "fields where the header"):
         if key in text:
             return key
-    return text.split(":", 1)[0]
+    return ": ".join(part.strip() for part in text.split(":")[:2])
 
 
 def _log_outcome(outcome: Outcome, origin: str) -> None:

@@ -192,12 +192,22 @@ class Origin:
         return str(self.value)
 
 
+_settings_file: Path | None = None
+
+
+def use_settings_file(path: Path | None) -> None:
+    """Read settings from ``path`` instead of ``./.env`` (``tierii --env-file``), process-wide,
+    so that plugins reading their settings inside a hook see the same file as the core."""
+    global _settings_file
+    _settings_file = path
+
+
 class SettingsReader:
     """Reads raw values with decouple and structures attrs ``Settings`` classes from them."""
 
     def __init__(self, overrides: Mapping[str, Any] | None = None, env_file: Path | None = None) -> None:
         self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-        path = env_file if env_file is not None else Path.cwd() / ".env"
+        path = env_file or _settings_file or Path.cwd() / ".env"
         self.env_file = path if path.is_file() else None
         self._config = Config(RepositoryEnv(str(path)) if self.env_file else RepositoryEmpty())
         self._dotenv = self._config.repository

@@ -135,12 +135,12 @@ def test_dry_run_checks_everything_and_sends_nothing(examples: Path, clean_envir
     assert not (clean_environment / "outbox").exists()
 
 
-def test_options_of_later_versions_refuse_instead_of_being_ignored(examples: Path) -> None:
+def test_an_unknown_rule_pack_is_refused_naming_what_is_installed(examples: Path) -> None:
     code, _, err = run(
         "send", str(examples / "contacts.csv"), "-t", str(examples / "welcome.mustache"), "--rules", "x"
     )
     assert code == 2
-    assert "--rules is not available in this version" in err
+    assert "no rule named x (installed packs:" in err
 
 
 def test_bad_setting_exits_2_naming_the_variable(examples: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,10 +6,10 @@ import itertools
 import json
 
 import pytest
-from tierii_skeleton import plugin as skeleton_plugin
-from tierii_skeleton.source import SkeletonSource
 
 from tierii_core.testing import ContactSourceContract
+from tierii_skeleton import plugin as skeleton_plugin
+from tierii_skeleton.source import SkeletonSource
 
 
 class TestSkeletonSourceContract(ContactSourceContract):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tierii_skeleton.source import SkeletonSettings, SkeletonSource
-
 from tierii_core.models import Contact, Rejected
+from tierii_skeleton.source import SkeletonSettings, SkeletonSource
 
 
 def test_a_line_that_is_not_json_is_rejected_and_the_rest_go_on(tmp_path):

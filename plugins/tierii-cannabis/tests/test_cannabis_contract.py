@@ -1,0 +1,51 @@
+"""Every shipped pack passes the compliance rule contract of tierii_core.testing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tierii_cannabis import plugin as cannabis_plugin
+from tierii_cannabis.plugin import tierii_compliance_rules
+from tierii_core.settings import CoreSettings
+from tierii_core.testing import ComplianceRuleContract, make_contact, make_message
+
+LICENCE = "C10-0000001-LIC"
+WARNINGS = (
+    "This product has intoxicating effects and may be habit forming. Cannabis can impair concentration, "
+    "coordination, and judgment. Do not operate a vehicle or machinery under the influence of this drug. "
+    "There may be health risks associated with consumption of this product. For use only by adults "
+    "twenty-one and older. Keep out of the reach of children."
+)
+NAMES = sorted(cls.name for cls in tierii_compliance_rules())
+
+
+class TestCannabisPackContract(ComplianceRuleContract):
+    @pytest.fixture(params=NAMES)
+    def component_class(self, request: pytest.FixtureRequest):
+        return next(cls for cls in tierii_compliance_rules() if cls.name == request.param)
+
+    @pytest.fixture
+    def plugin(self):
+        return cannabis_plugin
+
+    @pytest.fixture
+    def core_settings(self):
+        return CoreSettings(license_number=LICENCE)
+
+    @pytest.fixture
+    def passing_contact(self, component_class):
+        state = sorted(component_class.pack.states)[0]
+        return make_contact(birthdate="1980-05-05", state=state, consent="yes")
+
+    @pytest.fixture
+    def failing_contact(self, component_class):
+        state = sorted(component_class.pack.states)[0]
+        return make_contact(birthdate="2020-05-05", state=state, consent="yes")
+
+    @pytest.fixture
+    def passing_message(self):
+        return make_message(text=f"Restock news.\nLicence {LICENCE}.\n{WARNINGS}\n")
+
+    @pytest.fixture
+    def failing_message(self):
+        return make_message(text=f"Candy-flavoured gummies!\nLicence {LICENCE}.\n{WARNINGS}\n")

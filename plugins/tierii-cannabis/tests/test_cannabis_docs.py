@@ -1,0 +1,34 @@
+"""The README documents every pack and claim, and its example pack is the tested one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tierii_cannabis.plugin import tierii_compliance_rules
+
+HERE = Path(__file__).resolve().parent
+README = (HERE.parent / "README.md").read_text(encoding="utf-8")
+EXAMPLE = (HERE / "data" / "green-leaf.toml").read_text(encoding="utf-8")
+GUIDE = HERE.parents[2] / "docs" / "compliance" / "cannabis.md"
+
+
+def test_the_readme_example_pack_is_the_tested_file() -> None:
+    blocks = re.findall(r"```toml\n(.*?)```", README, re.S)
+    assert EXAMPLE in blocks
+
+
+def test_the_readme_names_every_pack_and_every_claim() -> None:
+    for cls in tierii_compliance_rules():
+        assert f"`{cls.name}`" in README, cls.name
+        for claim in cls.pack.claims:
+            assert f"`{claim.id}`" in README, f"{cls.name}: claim {claim.id} is not in the README"
+
+
+def test_the_readme_lists_the_baseline_states() -> None:
+    (baseline,) = [cls for cls in tierii_compliance_rules() if cls.name == "cannabis-adult-use"]
+    assert " ".join(sorted(baseline.pack.states)) in README
+
+
+def test_the_user_guide_includes_the_tested_example() -> None:
+    assert '--8<-- "plugins/tierii-cannabis/tests/data/green-leaf.toml"' in GUIDE.read_text(encoding="utf-8")

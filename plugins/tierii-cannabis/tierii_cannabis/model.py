@@ -1,0 +1,90 @@
+"""What a resolved rule pack is: its checks, claims and required texts, and how they match."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from attrs import field, frozen
+
+from tierii_cannabis.text import squash, without_urls
+
+
+@frozen
+class Claim:
+    """A banned claim: matched as a whole word or phrase, ignoring case, on squashed text."""
+
+    id: str
+    pattern: str
+    reason: str
+    source: str
+    regex: re.Pattern[str] = field(eq=False, repr=False)
+    #: texts the pattern must match, and texts it must not: documentation, checked on loading
+    examples: tuple[str, ...] = ()
+    counterexamples: tuple[str, ...] = ()
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.regex.search(text)
+
+
+@frozen
+class RequiredText:
+    """A text every part of a message must show (a mandatory warning)."""
+
+    id: str
+    text: str
+    source: str
+    pattern: str
+    regex: re.Pattern[str] = field(eq=False, repr=False)
+
+    def found_in(self, text: str) -> bool:
+        return self.regex.search(text) is not None
+
+
+@frozen
+class Pack:
+    """One resolved rule pack: what its rule checks, and the source it cites for each check."""
+
+    name: str
+    title: str
+    origin: str
+    states: frozenset[str]
+    min_age: int
+    medical_min_age: int
+    consent_required: bool
+    license_required: bool
+    sources: Mapping[str, str] = field(hash=False)
+    claims: tuple[Claim, ...]
+    required: tuple[RequiredText, ...]
+    extends: str | None = None
+
+    def describe(self) -> str:
+        """One line for ``tierii plugins``."""
+        ages = f"{self.min_age}+" + (
+            f" ({self.medical_min_age}+ medical)" if self.medical_min_age < self.min_age else ""
+        )
+        where = " ".join(sorted(self.states)) if len(self.states) <= 3 else f"{len(self.states)} states"
+        checks = [f"age {ages}", f"recipients in {where}"]
+        if self.consent_required:
+            checks.append("consent")
+        if self.license_required:
+            checks.append("licence number")
+        checks.append(f"{len(self.claims)} banned claims")
+        if self.required:
+            checks.append(f"{len(self.required)} required texts")
+        return f"{self.title}: {', '.join(checks)}."
+
+
+def claim_pattern(pattern: str) -> re.Pattern[str]:
+    """A claim pattern as a whole word or phrase: no letter or digit may touch either end."""
+    return re.compile(rf"(?<!\w)(?:{pattern})(?!\w)", re.IGNORECASE)
+
+
+def text_pattern(text: str) -> str:
+    """The pattern of a required text given literally: exact words, any case, any white space."""
+    return r"\s+".join(re.escape(word) for word in squash(text).split(" "))
+
+
+def for_claims(text: str) -> str:
+    """What claim patterns are matched against: URLs blanked, then squashed."""
+    return squash(without_urls(text))

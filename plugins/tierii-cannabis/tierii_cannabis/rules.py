@@ -1,0 +1,173 @@
+"""The checks of a rule pack, run by the core on each contact and each rendered message.
+
+One :class:`PackRule` subclass per pack (made by :func:`rule_class`), named after the pack.
+Which checks apply to transactional mail (``--transactional``) is decided here, per check,
+so the class is not a ``marketing`` rule as a whole:
+
+- always: age (no cannabis business may write to a minor, whatever the message), and the
+  banned claims (a receipt that promises a cure or a giveaway is advertising all the same);
+- marketing mail only: the recipient's state (a receipt may go to a visitor from another
+  state), consent to marketing, the licence number and the required texts (both are
+  advertising requirements).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, ClassVar
+
+from tierii_cannabis.ages import age_on
+from tierii_cannabis.fields import consent_problem, is_yes, lookup, parse_birthdate, parse_timestamp, text_of
+from tierii_cannabis.model import Pack, for_claims
+from tierii_cannabis.scan import ClaimScanner
+from tierii_cannabis.states import USPS_CODES
+from tierii_cannabis.text import squash, visible_parts
+from tierii_core.components import ComplianceRule
+from tierii_core.models import Contact, Message
+
+# the contact fields the packs read (DESIGN.md contract)
+BIRTHDATE = "birthdate"
+AGE_VERIFIED_AT = "age_verified_at"
+STATE = "state"
+CONSENT = "consent"
+MEDICAL = "medical"
+EXCERPT = 60
+
+
+class PackRule(ComplianceRule):
+    """A cannabis rule pack."""
+
+    pack: ClassVar[Pack]
+    scanner: ClassVar[ClaimScanner]
+    opt_in = True
+    marketing = False  # decided per check: see the module docstring
+
+    def __init__(self, settings: Any, core: Any, *, today: date | None = None) -> None:
+        super().__init__(settings, core)
+        self._today = today
+        self.transactional = bool(getattr(core, "transactional", False))
+        self.license_number = squash(str(getattr(core, "license_number", "") or ""))
+
+    @property
+    def today(self) -> date:
+        return self._today or date.today()
+
+    # -- recipients ------------------------------------------------------------------------
+
+    def check_contact(self, contact: Contact) -> str | None:
+        today = self.today
+        reason = self._age(contact.fields, today)
+        if reason is not None or self.transactional:
+            return reason
+        return self._state(contact.fields) or self._consent(contact.fields, today)
+
+    def _age(self, fields: Mapping[str, Any], today: date) -> str | None:
+        pack = self.pack
+        medical = pack.medical_min_age < pack.min_age and is_yes(lookup(fields, MEDICAL))
+        minimum = pack.medical_min_age if medical else pack.min_age
+        source = pack.sources["medical_age"] if medical else pack.sources["age"]
+        who = f"under {minimum}" + (" (medical)" if medical else "")
+        born = parse_birthdate(lookup(fields, BIRTHDATE), today)
+        if born.value is not None:
+            age = age_on(born.value, today)
+            if age < minimum:
+                return f"{who}: born {born.value.isoformat()}, {age} on {today.isoformat()} ({source})"
+            return None
+        verified = parse_timestamp(lookup(fields, AGE_VERIFIED_AT), today, AGE_VERIFIED_AT)
+        if verified.value is not None:  # the verification says the recipient is old enough
+            return None
+        return f"age cannot be verified: {born.problem} and {verified.problem} ({source})"
+
+    def _state(self, fields: Mapping[str, Any]) -> str | None:
+        pack = self.pack
+        given = text_of(lookup(fields, STATE))
+        state = given.upper()
+        if not state:
+            return f"no state: the recipient must be in {self._states()} ({pack.sources['state']})"
+        if state not in USPS_CODES:
+            return f"invalid state: {given!r} is not a USPS state code such as CA ({pack.sources['state']})"
+        if state not in pack.states:
+            return f"out of state: {state} is not {self._states()} ({pack.sources['state']})"
+        return None
+
+    def _states(self) -> str:
+        states = sorted(self.pack.states)
+        if len(states) == 1:
+            return states[0]
+        if len(states) <= 5:
+            return "one of " + ", ".join(states)
+        return f"one of the pack's {len(states)} states"
+
+    def _consent(self, fields: Mapping[str, Any], today: date) -> str | None:
+        if not self.pack.consent_required:
+            return None
+        problem = consent_problem(lookup(fields, CONSENT), today)
+        if problem is None:
+            return None
+        return f"no consent: {problem} ({self.pack.sources['consent']})"
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def check_message(self, message: Message) -> str | None:
+        parts = visible_parts(message)
+        if not self.transactional:
+            reason = self._license(parts) or self._required(parts)
+            if reason is not None:
+                return reason
+        return self._claims(message.subject, parts)
+
+    def _license(self, parts: Mapping[str, str]) -> str | None:
+        pack = self.pack
+        if not pack.license_required:
+            return None
+        source = pack.sources["license"]
+        if not self.license_number:
+            return (
+                f"licence number not set: set TIERII_LICENSE_NUMBER to your licence number and show it "
+                f"in the template with {{{{license_number}}}} ({source})"
+            )
+        wanted = self.license_number.casefold()
+        for part, text in parts.items():
+            if wanted not in text.casefold():
+                return (
+                    f"licence number missing: the {part} part does not show {self.license_number} ({source})"
+                )
+        return None
+
+    def _required(self, parts: Mapping[str, str]) -> str | None:
+        for required in self.pack.required:
+            for part, text in parts.items():
+                if not required.found_in(text):
+                    shown = f"{required.text!r} ({required.source})"
+                    return f"required text missing: the {part} part does not show {shown}"
+        return None
+
+    def _claims(self, subject: str, parts: Mapping[str, str]) -> str | None:
+        scanned = {"subject": subject, **parts}
+        for part, text in scanned.items():
+            found = self.scanner.first(for_claims(text))
+            if found is not None:
+                claim, matched = found
+                return f"banned claim in the {part}: {_excerpt(matched)!r}: {claim.reason} ({claim.source})"
+        return None
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+def rule_class(pack: Pack) -> type[PackRule]:
+    """The compliance rule component for ``pack``: named after it, described by it."""
+    class_name = "".join(word.capitalize() for word in pack.name.split("-")) + "Rule"
+    return type(
+        class_name,
+        (PackRule,),
+        {
+            "name": pack.name,
+            "pack": pack,
+            "scanner": ClaimScanner(pack.claims),
+            "__doc__": pack.describe(),
+            "__module__": __name__,
+        },
+    )
