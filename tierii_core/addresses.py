@@ -8,15 +8,12 @@ goes to email-validator. A property test holds the two to the same answers.
 
 from __future__ import annotations
 
+import functools
 import re
-
-import email_validator
-from email_validator import EmailNotValidError, validate_email
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN = re.compile(rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
-_SPECIAL = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
 class InvalidAddress(ValueError):
@@ -35,6 +32,8 @@ def normalise_address(text: str) -> str:
         domain = match.group(2).lower()
         if len(domain) <= 253 and not _special(domain):
             return f"{match.group(1)}@{domain}"
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
@@ -43,4 +42,12 @@ def normalise_address(text: str) -> str:
 
 
 def _special(domain: str) -> bool:
-    return any(domain == name or domain.endswith("." + name) for name in _SPECIAL)
+    return any(domain == name or domain.endswith("." + name) for name in _special_names())
+
+
+@functools.cache
+def _special_names() -> tuple[str, ...]:
+    """email-validator's special-use domains, imported on first use (it costs ~15 ms)."""
+    import email_validator
+
+    return tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)

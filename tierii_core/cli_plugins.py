@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
-from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from attrs import frozen
 
 from tierii_core.errors import ConfigurationError
+
+if TYPE_CHECKING:  # importlib.resources and subprocess load when used: `tierii --help` stays fast
+    from importlib.abc import Traversable
 
 #: the skeleton ``plugins new`` copies: package data of tierii-core (plugins/_template links to it)
 TEMPLATE = "plugin_template"
@@ -95,6 +96,8 @@ class PluginNames:
 
 
 def template_root() -> Traversable:
+    from importlib import resources
+
     return resources.files("tierii_core").joinpath(TEMPLATE)
 
 
@@ -152,6 +155,8 @@ def new(name: str, directory: Path) -> None:
 
 def pip(*args: str) -> int:
     """Run pip in the interpreter tierii runs in, so plugins land where tierii finds them."""
+    import subprocess
+
     return subprocess.call([sys.executable, "-m", "pip", *args])
 
 

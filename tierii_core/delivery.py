@@ -14,16 +14,16 @@ import threading
 from collections.abc import Sequence
 
 import attrs
-import structlog
 from attrs import define
 
 from tierii_core.components import DeliveryProvider
 from tierii_core.errors import FatalProviderError, RunStopped
 from tierii_core.journal import Journal, key_of
+from tierii_core.logs import get_logger
 from tierii_core.models import Message, Outcome, Status
 from tierii_core.ratelimit import TokenBucket
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def backoff(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pluggy
-import structlog
 
+from tierii_core.logs import get_logger
 from tierii_core.plugins import each_implementation
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:

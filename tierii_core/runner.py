@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import structlog
 from attrs import define, frozen
 
 from tierii_core.components import ComplianceRule, ContactSource, DeliveryProvider
@@ -31,6 +30,7 @@ from tierii_core.compose import ComposeError, Composer, parse_address
 from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot, _Stopped
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
 from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of
+from tierii_core.logs import get_logger
 from tierii_core.models import Contact, ErrorKind, Message, Outcome, Rejected, RunInfo, RunSummary, Status
 from tierii_core.observe import notify
 from tierii_core.plugins import PluginManager, Registry
@@ -39,7 +39,7 @@ from tierii_core.settings import CoreSettings, SettingsReader
 from tierii_core.suppression import SuppressionList
 from tierii_core.unsubscribe import UnsubscribeLinks
 
-log = structlog.get_logger()
+log = get_logger()
 
 CIRCUIT_BREAKER_THRESHOLD = 50
 

@@ -9,6 +9,7 @@ variable, the problem and the expected form.
 
 from __future__ import annotations
 
+import functools
 import os
 import typing
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import cattrs
 from attrs import field, frozen
 from decouple import Config, RepositoryEmpty, RepositoryEnv
 
@@ -66,7 +66,11 @@ def _to_float(value: Any, _: type) -> float:
         raise ValueError(f"{value!r} is not a number") from None
 
 
-def _make_converter() -> cattrs.Converter:
+@functools.cache
+def converter() -> Any:
+    """The cattrs converter for settings (built on first use: cattrs costs ~10 ms to import)."""
+    import cattrs
+
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook(bool, _to_bool)
     converter.register_structure_hook(int, _to_int)
@@ -76,7 +80,14 @@ def _make_converter() -> cattrs.Converter:
     return converter
 
 
-converter = _make_converter()
+@functools.cache
+def structure_errors() -> tuple[type[Exception], ...]:
+    """What structuring a bad value raises."""
+    import cattrs
+
+    return (ValueError, TypeError, cattrs.BaseValidationError)
+
+
 
 
 def env_name(component: str | None, field_name: str) -> str:
@@ -239,10 +250,10 @@ class SettingsReader:
                 continue
             raw, source = found
             try:
-                value = converter.structure(raw, attribute.type)
+                value = converter().structure(raw, attribute.type)
                 if attribute.validator is not None:
                     attribute.validator(None, attribute, value)
-            except (ValueError, TypeError, cattrs.BaseValidationError) as exc:
+            except structure_errors() as exc:
                 shown = "********" if _is_secret(attribute) else repr(raw)
                 problems.append(
                     f"{variable}={shown} ({source}): {_problem(exc)}; expected {expected_form(attribute)}"
@@ -273,6 +284,8 @@ def _is_secret(attribute: attrs.Attribute) -> bool:
 
 
 def _problem(exc: BaseException) -> str:
+    import cattrs
+
     if isinstance(exc, cattrs.BaseValidationError):
         return "; ".join(cattrs.transform_error(exc))
     text = str(exc)

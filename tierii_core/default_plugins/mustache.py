@@ -42,7 +42,8 @@ class MustacheTemplate(CompiledTemplate):
                 raise MissingVariable(name, self.origin)
         if self.flat:
             return "".join(
-                key if tag == "literal" else _text(context[key], escape=tag == "variable") for tag, key in self.tokens
+                key if tag == "literal" else _text(context[key], escape=tag == "variable")
+                for tag, key in self.tokens
             )
         return chevron.render(self.tokens, context, partials_path=self.partials_path)
 

@@ -5,22 +5,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-
-import structlog
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from tierii_core import hookimpl
 from tierii_core.models import Outcome, RunInfo, RunSummary, Status
 
-log = structlog.get_logger()
+if TYPE_CHECKING:  # rich and structlog are imported when a run starts: `tierii --help` stays fast
+    from rich.progress import Progress
 
 PLAIN_PROGRESS_EVERY = 5.0  # seconds between progress events when not on a terminal
 
@@ -32,6 +23,16 @@ class _Display:
         self.last_event = time.monotonic()
         self.progress: Progress | None = None
         if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -56,8 +57,10 @@ class _Display:
         if self.progress is not None:
             self.progress.update(self.task, advance=len(outcomes), rate=rate)
         elif time.monotonic() - self.last_event >= PLAIN_PROGRESS_EVERY:
+            import structlog
+
             self.last_event = time.monotonic()
-            log.info(
+            structlog.get_logger().info(
                 "run.progress", campaign=run.campaign, done=self.done, total=run.total, per_minute=round(rate)
             )
 

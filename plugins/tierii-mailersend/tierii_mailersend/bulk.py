@@ -13,14 +13,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
-
+from tierii_core.logs import get_logger
 from tierii_mailersend.classify import describe, fatal_reason, retry_after
 from tierii_mailersend.client import ApiClient, TransportError
 
 MAX_WAIT = 30.0  # seconds between two polls at most
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 class BulkUnresolved(Exception):

@@ -6,10 +6,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-import structlog
-
 from tierii_core.components import DeliveryProvider
 from tierii_core.errors import ConfigurationError, FatalProviderError
+from tierii_core.logs import get_logger
 from tierii_core.models import CheckStep, Credentials, Message, Outcome
 from tierii_mailersend import classify
 from tierii_mailersend.bulk import BulkUnresolved, wait_for_completion
@@ -18,7 +17,7 @@ from tierii_mailersend.payload import InvalidMessage, build_request
 from tierii_mailersend.quota import DailyQuota
 from tierii_mailersend.settings import MAX_BULK_SIZE, MailerSendSettings
 
-log = structlog.get_logger()
+log = get_logger()
 
 #: TierII paces requests this much under the account's limits: MailerSend counts requests in
 #: fixed windows, so at exactly the limit, network jitter (the first request of a window late,

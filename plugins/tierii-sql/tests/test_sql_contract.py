@@ -6,10 +6,10 @@ import itertools
 from pathlib import Path
 
 import pytest
-from tierii_sql import plugin as sql_plugin
-from tierii_sql.source import SqlSource
 
 from tierii_core.testing import ContactSourceContract
+from tierii_sql import plugin as sql_plugin
+from tierii_sql.source import SqlSource
 
 
 class SqlContract(ContactSourceContract):

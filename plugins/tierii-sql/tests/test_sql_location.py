@@ -7,10 +7,10 @@ from urllib.parse import quote
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from tierii_sql.location import mask_url_text, parse_location
-from tierii_sql.source import SqlSource
 
 from tierii_core.errors import SourceError
+from tierii_sql.location import mask_url_text, parse_location
+from tierii_sql.source import SqlSource
 
 identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
 secrets_ = st.text(min_size=4, max_size=30).filter(lambda s: s.strip() == s and s.strip())

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
-from tierii_sql.source import SqlSettings, SqlSource
 
 from tierii_core.errors import RunStopped, SourceError
 from tierii_core.models import Contact, Rejected
+from tierii_sql.source import SqlSettings, SqlSource
 
 CONTACTS = [
     {"email": "ann@example.com", "first_name": "Ann"},
