@@ -39,9 +39,8 @@ def main() -> dict:
         print(json.dumps(result))
     else:
         for row in (small, large):
-            print(
-                f"{row['contacts']:>9,} contacts: peak RSS {row['peak_rss_mb']:6.1f} MB in {row['seconds']:6.1f} s"
-            )
+            rss, seconds = row["peak_rss_mb"], row["seconds"]
+            print(f"{row['contacts']:>9,} contacts: peak RSS {rss:6.1f} MB in {seconds:6.1f} s")
         print(f"ratio {result['ratio']:.2f} (target <= 1.2; and <= 150 MB)")
     return result
 
