@@ -20,14 +20,14 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import ENV, write_contacts, write_template  # noqa: E402
+from _measure import ENV, write_contacts, write_template
 
-from tierii_core import hookimpl  # noqa: E402
-from tierii_core.components import DeliveryProvider  # noqa: E402
-from tierii_core.models import Outcome, Status  # noqa: E402
-from tierii_core.plugins import make_plugin_manager  # noqa: E402
-from tierii_core.runner import Campaign, SendOptions  # noqa: E402
-from tierii_core.settings import SettingsReader  # noqa: E402
+from tierii_core import hookimpl
+from tierii_core.components import DeliveryProvider
+from tierii_core.models import Outcome, Status
+from tierii_core.plugins import make_plugin_manager
+from tierii_core.runner import Campaign, SendOptions
+from tierii_core.settings import SettingsReader
 
 
 class Accepting(DeliveryProvider):
