@@ -36,6 +36,8 @@ def ours(text: str) -> str | None:
 @example(local="a", domain="-bad", tld="com")
 @example(local="x" * 65, domain="example", tld="com")
 @example(local="a", domain="localhost", tld="test")
+@example(local="0", domain="00--0", tld="com")
+@example(local="a", domain="xn--bcher-kva", tld="example")
 def test_same_answer_as_email_validator(local: str, domain: str, tld: str) -> None:
     text = f"{local}@{domain}.{tld}"
     assert ours(text) == reference(text)

@@ -30,7 +30,9 @@ def normalise_address(text: str) -> str:
     match = _PLAIN.fullmatch(text)
     if match is not None and len(match.group(1)) <= 64 and len(text) <= 254:
         domain = match.group(2).lower()
-        if len(domain) <= 253 and not _special(domain):
+        # "ab--" labels are reserved (IDNA A-labels such as xn--): email-validator checks those
+        reserved = any(label[2:4] == "--" for label in domain.split("."))
+        if len(domain) <= 253 and not _special(domain) and not reserved:
             return f"{match.group(1)}@{domain}"
     from email_validator import EmailNotValidError, validate_email
 

@@ -88,8 +88,6 @@ def structure_errors() -> tuple[type[Exception], ...]:
     return (ValueError, TypeError, cattrs.BaseValidationError)
 
 
-
-
 def env_name(component: str | None, field_name: str) -> str:
     """The variable that fills a field: ``TIERII_SMTP_HOST`` or, for the core, ``TIERII_PROVIDER``."""
     middle = f"{component.upper()}_" if component else ""
