@@ -7,6 +7,7 @@ import email.policy
 from datetime import datetime, timezone
 from email.header import decode_header, make_header
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -90,13 +91,15 @@ def _squash(value: str) -> str:
 def test_bodies_round_trip(body: str, html: str | None) -> None:
     parsed = parse(serialize(make(body=body, html=html)))
     normalised = body.replace("\r\n", "\n").replace("\r", "\n")
+    if not normalised.endswith("\n"):
+        normalised += "\n"  # a body always ends with a line break
     plain = parsed.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    assert plain.rstrip("\n") == normalised.rstrip("\n")
+    assert plain == normalised
     if html is not None:
         assert parsed.get_content_type() == "multipart/alternative"
-        assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n").rstrip("\n") == html.replace(
-            "\r\n", "\n"
-        ).replace("\r", "\n").rstrip("\n")
+        expected_html = html.replace("\r\n", "\n").replace("\r", "\n")
+        expected_html += "" if expected_html.endswith("\n") else "\n"
+        assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n") == expected_html
     else:
         assert parsed.get_content_type() == "text/plain"
 
@@ -128,3 +131,13 @@ def test_long_ascii_subject_folds_at_spaces() -> None:
     line = encode_header("Subject", " ".join(["word"] * 40))
     assert "\r\n " in line
     assert "=?" not in line
+
+
+def test_long_ascii_lines_stay_7bit_up_to_998_and_non_ascii_addresses_are_refused() -> None:
+    data = serialize(make(body="x" * 500 + "\n"))
+    assert b"Content-Transfer-Encoding: 7bit" in data and b"x" * 500 in data
+    assert b"quoted-printable" in serialize(make(body="x" * 999 + "\n"))
+    contact = Contact("zoë@example.com", {})
+    message = Message(contact, Address("s@example.com"), Address(contact.email), "s", "t", "<1@x>", WHEN)
+    with pytest.raises(ValueError, match="not ASCII: it would need SMTPUTF8"):
+        serialize(message)

@@ -19,6 +19,7 @@ from tierii_core.models import Address, Message
 
 CRLF = "\r\n"
 MAX_HEADER = 78
+MAX_LINE = 998  # RFC 5322 §2.1.1: the limit for any line, body lines included
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u0085\u2028\u2029]+")
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except ':'
 _ATOM_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
@@ -140,7 +141,7 @@ def _normalise_newlines(text: str) -> str:
 def encode_body(text: str) -> tuple[str, bytes]:
     """(Content-Transfer-Encoding, body bytes with CRLF line ends) for a text part."""
     text = _normalise_newlines(text)
-    if text.isascii() and all(len(line) <= MAX_HEADER for line in text.split("\n")) and "\x00" not in text:
+    if text.isascii() and all(len(line) <= MAX_LINE for line in text.split("\n")) and "\x00" not in text:
         body = text.encode("ascii")
         encoding = "7bit"
     else:
@@ -169,7 +170,17 @@ def check_header_name(name: str) -> str:
 
 
 def serialize(message: Message, *, boundary: str | None = None) -> bytes:
-    """The message as RFC 5322 bytes with CRLF line ends, ready for SMTP DATA or a file."""
+    """The message as RFC 5322 bytes with CRLF line ends, ready for SMTP DATA or a file.
+
+    Raises ValueError for an address that is not ASCII (it would need SMTPUTF8).
+    """
+    for role, address in (
+        ("sender", message.sender),
+        ("recipient", message.to),
+        ("Reply-To", message.reply_to),
+    ):
+        if address is not None and not address.email.isascii():
+            raise ValueError(f"{role} address {address.email!r} is not ASCII: it would need SMTPUTF8")
     lines = [
         f"Date: {format_datetime(message.date)}",
         encode_address_header("From", message.sender),
@@ -192,7 +203,9 @@ def serialize(message: Message, *, boundary: str | None = None) -> bytes:
     chunks = [_join(lines), b"\r\n"]
     for subtype, content in (("plain", message.text), ("html", message.html)):
         part_headers, body = _text_part(subtype, content)
-        chunks += [f"--{boundary}\r\n".encode(), _join(part_headers), b"\r\n", body]
+        # the CRLF before a boundary belongs to the boundary (RFC 2046 §5.1.1): one more
+        # keeps each part's own last line break
+        chunks += [f"--{boundary}\r\n".encode(), _join(part_headers), b"\r\n", body, b"\r\n"]
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks)
 

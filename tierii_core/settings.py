@@ -286,9 +286,8 @@ def _problem(exc: BaseException) -> str:
 
     if isinstance(exc, cattrs.BaseValidationError):
         return "; ".join(cattrs.transform_error(exc))
-    text = str(exc)
-    # attrs validators say "'x' must be >= 1: 0": keep the useful tail
-    return text.split(": ", 1)[0] if text.startswith("'") else text
+    # attrs' validators put their message first, then the attribute and the value
+    return exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
 
 
 def settings_fields(cls: type) -> tuple[attrs.Attribute, ...]:

@@ -1,0 +1,208 @@
+"""SMTP throughput: `tierii send` (provider smtp) against mailmerge 2.3.0, same sink, same mail.
+
+Both commands send the same N personalised messages (5 variables, about 2 KB each) from the
+same CSV to Postfix's smtp-sink on 127.0.0.1, each as the user would run it, in a subprocess.
+For each: wall-clock msg/s, CPU microseconds per message (user + system time of that process,
+from wait4), and the smtp-sink count that proves every message arrived.
+
+    apt-get install postfix                  # for /usr/sbin/smtp-sink; the daemon is never started
+    python3 -m venv /tmp/mailmerge-venv && /tmp/mailmerge-venv/bin/pip install mailmerge==2.3.0
+    python bench/smtp_throughput.py --mailmerge /tmp/mailmerge-venv/bin/mailmerge [-n 5000]
+
+Run it with the Python that has tierii-core, tierii-csv and tierii-smtp installed. A script,
+not a test: it prints figures and asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _smtp_sink import SmtpSink
+
+SENDER_ADDRESS = "Green Leaf Shop, 100 Main Street, Sacramento, CA 95814"
+UNSUBSCRIBE = "https://shop.example/unsubscribe"
+#: static text that brings each message to about 2 KB, as a real newsletter body would
+FILLER = "\n".join(
+    f"Item {i}: our {kind} selection is back in stock this week, with new arrivals every day."
+    for i, kind in enumerate(["spring", "summer", "autumn", "winter"] * 4)
+)
+BODY = f"""Hi {{{{first_name}}}} {{{{last_name}}}},
+
+good news from our shop in {{{{city}}}}: your {{{{product}}}} is ready for pickup.
+Your order code is {{{{code}}}}.
+
+{FILLER}
+
+See you soon,
+The Green Leaf team
+--
+Advertisement.
+{{{{sender_address}}}}
+Unsubscribe: {{{{unsubscribe_url}}}}
+"""
+SUBJECT = "{{first_name}}, your {{product}} is ready in {{city}}"
+FROM = "Green Leaf Shop <hello@greenleaf.example>"
+
+
+def write_inputs(root: Path, count: int) -> None:
+    """contacts.csv for both; the tierii template and the equivalent mailmerge template."""
+    with (root / "contacts.csv").open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["email", "first_name", "last_name", "city", "product", "code"])
+        for i in range(count):
+            writer.writerow(
+                [
+                    f"customer{i}@example.com",
+                    ["Ana", "Ben", "Chloé", "Dmitri"][i % 4],
+                    f"Lastname{i}",
+                    ["Sacramento", "Oakland", "Fresno"][i % 3],
+                    ["Blue Dream", "Gelato", "Sour Diesel"][i % 3],
+                    f"GL-{i:07d}",
+                ]
+            )
+    (root / "offer.mustache").write_text(f"Subject: {SUBJECT}\nFrom: {FROM}\n\n{BODY}", encoding="utf-8")
+    # mailmerge: Jinja2, which reads these {{variables}} the same way; the values tierii fills
+    # in itself (postal address, unsubscribe link) are written out
+    body = BODY.replace("{{sender_address}}", SENDER_ADDRESS).replace("{{unsubscribe_url}}", UNSUBSCRIBE)
+    (root / "mailmerge_template.txt").write_text(
+        f"TO: {{{{email}}}}\nSUBJECT: {SUBJECT}\nFROM: {FROM}\n\n{body}", encoding="utf-8"
+    )
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of the process, exit code)."""
+    with log.open("wb") as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, process.returncode
+
+
+def tierii_run(root: Path, sink: SmtpSink, count: int, connections: int, attempt: int) -> tuple[float, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERII_")}
+    env.update(
+        TIERII_SMTP_HOST="127.0.0.1",
+        TIERII_SMTP_PORT=str(sink.port),
+        TIERII_SMTP_SECURITY="none",
+        TIERII_SMTP_CONNECTIONS=str(connections),
+        TIERII_SENDER_ADDRESS=SENDER_ADDRESS,
+        TIERII_UNSUBSCRIBE_URL=UNSUBSCRIBE,
+        TIERII_UNSUBSCRIBE_SECRET="benchmark-secret-0123456789",
+        TIERII_STATE_DIR=str(root / f"state-{attempt}"),  # a fresh journal: every message is sent
+    )
+    command = [sys.executable, "-c", "from tierii_core.cli import main; main()"]
+    command += ["send", "contacts.csv", "-t", "offer.mustache", "--provider", "smtp"]
+    return _measured("tierii", command, root, env, sink, count, attempt)
+
+
+def mailmerge_run(
+    root: Path, sink: SmtpSink, count: int, mailmerge: str, attempt: int
+) -> tuple[float, float]:
+    (root / "mailmerge_server.conf").write_text(
+        f"[smtp_server]\nhost = 127.0.0.1\nport = {sink.port}\nratelimit = 0\n", encoding="utf-8"
+    )
+    command = [mailmerge, "--no-dry-run", "--no-limit", "--output-format", "raw"]
+    command += ["--template", "mailmerge_template.txt", "--database", "contacts.csv"]
+    command += ["--config", "mailmerge_server.conf"]
+    return _measured("mailmerge", command, root, dict(os.environ), sink, count, attempt)
+
+
+def _measured(
+    name: str, command: list[str], root: Path, env: dict[str, str], sink: SmtpSink, count: int, attempt: int
+) -> tuple[float, float]:
+    before = sink.messages()
+    log = root / f"{name}-{attempt}.log"
+    wall, cpu, code = run(command, root, env, log)
+    arrived = _settled_count(sink, before + count) - before
+    if code != 0 or arrived != count:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise SystemExit(f"{name}: exit {code}, {arrived} of {count} messages arrived\n{tail}")
+    return wall, cpu
+
+
+def _settled_count(sink: SmtpSink, expected: int) -> int:
+    """smtp-sink writes its counter as sessions end: read until it shows every message."""
+    deadline = time.monotonic() + 10
+    count = sink.messages()
+    while count < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count = sink.messages()
+    return count
+
+
+def _first_message_size(root: Path) -> int:
+    """The first contact's message as mailmerge renders it, plus typical headers (400 bytes)."""
+    with (root / "contacts.csv").open(encoding="utf-8") as rows:
+        first = next(csv.DictReader(rows))
+    text = (root / "mailmerge_template.txt").read_text(encoding="utf-8")
+    for name, value in first.items():
+        text = text.replace("{{" + name + "}}", value)
+    return len(text.encode()) + 400
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", "--messages", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each sender; the median is shown")
+    parser.add_argument("--connections", type=int, default=4, help="TIERII_SMTP_CONNECTIONS")
+    parser.add_argument(
+        "--mailmerge",
+        default=os.environ.get("MAILMERGE") or shutil.which("mailmerge"),
+        help="the mailmerge 2.3.0 command (default: $MAILMERGE, else mailmerge on PATH)",
+    )
+    args = parser.parse_args()
+    if not args.mailmerge:
+        raise SystemExit("mailmerge not found: see the module docstring, then pass --mailmerge PATH")
+    version = subprocess.run([args.mailmerge, "--version"], capture_output=True, text=True).stdout.strip()
+
+    with tempfile.TemporaryDirectory(prefix="tierii-bench-") as scratch:
+        root = Path(scratch)
+        write_inputs(root, args.messages)
+        size = _first_message_size(root)
+        results: dict[str, list[tuple[float, float]]] = {"tierii": [], "mailmerge": []}
+        with SmtpSink(root) as sink:
+            for attempt in range(args.repeat):
+                results["tierii"].append(tierii_run(root, sink, args.messages, args.connections, attempt))
+                results["mailmerge"].append(mailmerge_run(root, sink, args.messages, args.mailmerge, attempt))
+
+    print(f"machine: {_cpu_model()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    print(
+        f"python {platform.python_version()}; tierii-core {metadata.version('tierii-core')}, "
+        f"tierii-smtp {metadata.version('tierii-smtp')}; {version}"
+    )
+    print(f"{args.messages} messages of about {size / 1000:.1f} KB, 5 variables, to smtp-sink on 127.0.0.1")
+    print(f"tierii with TIERII_SMTP_CONNECTIONS={args.connections}; median of {args.repeat} runs")
+    rates = {}
+    print(f"{'sender':<10} {'seconds':>8} {'msg/s':>8} {'CPU µs/msg':>11}")
+    for name, runs in results.items():
+        wall = statistics.median(w for w, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        rates[name] = args.messages / wall
+        print(f"{name:<10} {wall:8.2f} {rates[name]:8.0f} {cpu / args.messages * 1e6:11.0f}")
+    print(f"ratio: tierii sends {rates['tierii'] / rates['mailmerge']:.1f}x as many messages per second")
+
+
+if __name__ == "__main__":
+    main()

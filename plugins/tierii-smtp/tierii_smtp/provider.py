@@ -1,0 +1,131 @@
+"""The ``smtp`` provider: batches go out over pooled connections in parallel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+
+import structlog
+from attrs import frozen
+
+from tierii_core.components import DeliveryProvider
+from tierii_core.errors import ConfigurationError, FatalProviderError
+from tierii_core.models import CheckStep, Credentials, Message, Outcome, Status
+from tierii_smtp import tls
+from tierii_smtp.check import check_steps
+from tierii_smtp.pool import SessionPool
+from tierii_smtp.session import NAME, Failure, Session, SetupFailed, local_name
+from tierii_smtp.settings import SmtpSettings, configuration_problem
+from tierii_smtp.transaction import deliver_all
+
+log = structlog.get_logger()
+
+
+@frozen
+class _SliceResult:
+    outcomes: list[Outcome]
+    fatal: FatalProviderError | None = None
+
+
+class SmtpProvider(DeliveryProvider):
+    """Sends through an SMTP server: pooled parallel connections, verified TLS, AUTH."""
+
+    name = NAME
+    priority = 50
+    max_batch = 100
+    Settings = SmtpSettings
+
+    def __init__(self, settings: SmtpSettings, credentials: Credentials | None) -> None:
+        super().__init__(settings, credentials)
+        self._pool: SessionPool | None = None
+        self._stopped: FatalProviderError | None = None
+
+    @classmethod
+    def is_configured(cls, settings: SmtpSettings) -> bool:
+        return bool(settings.host)
+
+    def open(self) -> None:
+        problem = configuration_problem(self.settings, self.credentials)
+        if problem:
+            raise ConfigurationError(problem)
+        settings = self.settings
+        context = tls.client_context(settings)
+        helo_name = settings.helo_name or local_name()
+        credentials = self.credentials
+
+        def make_session() -> Session:
+            return Session(settings, credentials, context, helo_name)
+
+        self._pool = SessionPool(make_session, settings.connections)
+        self._stopped = None
+        if settings.insecure_skip_verify and settings.security != "none":
+            log.warning("smtp.certificate_not_verified", server=settings.where, setting=tls.OPT_OUT)
+        if settings.security == "none" and self.credentials and self.credentials.username:
+            log.warning("smtp.password_unencrypted", server=settings.where, security="none")
+        with self._pool.session() as session:  # fail now on bad credentials or certificate
+            try:
+                session.setup()
+            except SetupFailed as exc:
+                if exc.failure is Failure.TRANSIENT:
+                    log.warning("smtp.not_ready", server=settings.where, reason=str(exc))
+                else:
+                    self.close()
+                    raise FatalProviderError(str(exc)) from None
+        log.info(
+            "smtp.opened",
+            server=settings.where,
+            security=settings.security,
+            connections=settings.connections,
+            user=self.credentials.username if self.credentials else None,
+        )
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def send(self, messages: Sequence[Message]) -> list[Outcome]:
+        if self._stopped is not None:
+            raise FatalProviderError(str(self._stopped))
+        if self._pool is None:
+            raise RuntimeError("SmtpProvider.send() called before open()")
+        results = self._pool.map(self._deliver_slice, messages)
+        outcomes = [outcome for result in results for outcome in result.outcomes]
+        fatal = next((result.fatal for result in results if result.fatal), None)
+        if fatal is not None:
+            self._stopped = self._stopped or fatal
+            if not any(o.status in (Status.SENT, Status.UNKNOWN) for o in outcomes):
+                raise fatal
+            # some were accepted: report them; the next call raises before sending anything
+        return outcomes
+
+    def _deliver_slice(self, session: Session, messages: Sequence[Message]) -> _SliceResult:
+        outcomes: list[Outcome] = []
+        session.refresh()
+        try:
+            with closing(deliver_all(session, messages)) as delivering:
+                for outcome in delivering:
+                    outcomes.append(outcome)
+                    if self._stopped is not None:  # another slice hit a fatal error
+                        rest = messages[len(outcomes) :]
+                        return _SliceResult(outcomes + _not_sent(rest, str(self._stopped)))
+        except SetupFailed as exc:
+            rest = _not_sent(messages[len(outcomes) :], str(exc))
+            if exc.failure is Failure.FATAL:
+                fatal = FatalProviderError(str(exc))
+                self._stopped = self._stopped or fatal
+                return _SliceResult(outcomes + rest, fatal)
+            # cannot connect now: the core retries these later, with backoff
+            log.warning("smtp.connect_failed", server=self.settings.where, reason=str(exc))
+            return _SliceResult(outcomes + rest)
+        except FatalProviderError as exc:
+            self._stopped = self._stopped or exc
+            return _SliceResult(outcomes + _not_sent(messages[len(outcomes) :], str(exc)), exc)
+        return _SliceResult(outcomes)
+
+    def check(self) -> Iterator[CheckStep]:
+        yield from check_steps(self.settings, self.credentials)
+
+
+def _not_sent(messages: Sequence[Message], reason: str) -> list[Outcome]:
+    return [Outcome.transient(m, NAME, f"not sent: {reason}") for m in messages]

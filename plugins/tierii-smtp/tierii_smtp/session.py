@@ -1,0 +1,298 @@
+"""One SMTP connection: set up step by step (connect, EHLO, STARTTLS, AUTH) with smtplib,
+and the raw reads and writes that :mod:`tierii_smtp.transaction` builds mail transactions on."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import select
+import smtplib
+import socket
+import ssl
+
+import structlog
+
+from tierii_core.models import Credentials
+from tierii_smtp import tls
+from tierii_smtp.replies import Reply
+from tierii_smtp.settings import SmtpSettings
+
+NAME = "smtp"
+log = structlog.get_logger()
+
+
+class Failure(enum.Enum):
+    """How bad a failed set-up step is."""
+
+    TRANSIENT = "transient"  # busy, dropped: try again later
+    UNREACHABLE = "unreachable"  # nothing answers at host:port
+    FATAL = "fatal"  # settings, credentials or certificate: retrying cannot help
+
+
+class SetupFailed(Exception):
+    """A set-up step failed; ``str()`` says what and why, naming the server."""
+
+    def __init__(self, step: str, reason: str, failure: Failure) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.failure = failure
+
+
+class ConnectionLost(Exception):
+    """The connection broke (closed, reset, timed out, garbled) during a transaction."""
+
+
+_UNREACHABLE = (ConnectionRefusedError, socket.gaierror, TimeoutError, socket.timeout)
+
+
+class Session:
+    """One connection to the server, used by one thread at a time (the pool sees to that)."""
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        credentials: Credentials | None,
+        context: ssl.SSLContext | None,
+        helo_name: str,
+    ) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.context = context
+        self.helo_name = helo_name
+        self.conn: smtplib.SMTP | None = None
+        self.greeting: Reply | None = None
+        self._pipelining = False
+        self._size_limit: int | None = None
+        #: a refused transaction is still open at the server: send RSET before the next one
+        self.needs_reset = False
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None
+
+    # -- set-up, one step at a time (``tierii check`` shows each) -------------------------
+
+    def setup(self) -> None:
+        """Connect, EHLO, STARTTLS, EHLO again, AUTH: ready for transactions or SetupFailed."""
+        try:
+            self.connect()
+            self.ehlo()
+            if self.settings.security == "starttls":
+                self.starttls()
+                self.ehlo()
+            if self.username:
+                self.login()
+        except SetupFailed:
+            self.drop()
+            raise
+        log.debug("smtp.connected", server=self.settings.where, security=self.settings.security)
+
+    def connect(self) -> Reply:
+        """Open the TCP (or, for SECURITY=ssl, TLS) connection and read the greeting."""
+        where, host, port = self.settings.where, self.settings.host, self.settings.effective_port
+        options = {"local_hostname": self.helo_name, "timeout": self.settings.timeout}
+        try:
+            # connecting in the constructor: smtplib checks the certificate against the host
+            # name given there (for SSL and STARTTLS alike)
+            if self.settings.security == "ssl":
+                self.conn = smtplib.SMTP_SSL(host, port, context=self.context, **options)
+            else:
+                self.conn = smtplib.SMTP(host, port, **options)
+            code, text = 220, b""
+        except smtplib.SMTPConnectError as exc:  # a greeting other than 220; closed already
+            code, text = exc.smtp_code, exc.smtp_error
+        except ssl.SSLError as exc:
+            raise self._tls_failed("connect", exc) from None
+        except _UNREACHABLE as exc:
+            raise SetupFailed("connect", f"cannot reach {where}: {_why(exc)}", Failure.UNREACHABLE) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise self._closed("connect", exc) from None
+        self.greeting = greeting = Reply.parse(code, text)
+        if code == 220:
+            return greeting
+        if greeting.transient or code < 0:
+            raise SetupFailed("connect", f"{where} is not taking mail now: {greeting}", Failure.TRANSIENT)
+        refusal = f"{where} refuses to take mail from this machine: {greeting}"
+        raise SetupFailed("connect", refusal, Failure.FATAL)
+
+    def ehlo(self) -> Reply:
+        """EHLO (HELO if the server does not know EHLO); learn the server's extensions."""
+        conn = self._conn()
+        try:
+            code, text = conn.ehlo()
+            if code >= 500:
+                code, text = conn.helo()
+        except (OSError, smtplib.SMTPException) as exc:
+            raise self._closed("ehlo", exc) from None
+        reply = Reply.parse(code, text)
+        if not reply.positive:
+            failure = Failure.FATAL if reply.permanent else Failure.TRANSIENT
+            refusal = f"{self.settings.where} refused EHLO {self.helo_name}: {reply}"
+            raise SetupFailed("ehlo", refusal, failure)
+        self._pipelining = conn.has_extn("pipelining")
+        size = conn.esmtp_features.get("size", "").strip()
+        self._size_limit = int(size) if size.isdigit() and int(size) > 0 else None
+        return reply
+
+    def capabilities(self) -> list[str]:
+        conn = self._conn()
+        return [f"{name.upper()} {value}".strip() for name, value in conn.esmtp_features.items()]
+
+    def starttls(self) -> str:
+        """Upgrade to TLS and verify the certificate; returns what was negotiated."""
+        conn, where = self._conn(), self.settings.where
+        if not conn.has_extn("starttls"):
+            raise SetupFailed(
+                "starttls",
+                f"{where} does not offer STARTTLS. Set TIERII_SMTP_SECURITY=ssl if it takes TLS from the "
+                "first byte (usually port 465), or TIERII_SMTP_SECURITY=none to send unencrypted "
+                "(only to a relay on this machine or a trusted network)",
+                Failure.FATAL,
+            )
+        try:
+            conn.starttls(context=self.context)
+        except ssl.SSLError as exc:
+            raise self._tls_failed("starttls", exc) from None
+        except smtplib.SMTPResponseException as exc:
+            reply = Reply.parse(exc.smtp_code, exc.smtp_error)
+            failure = Failure.TRANSIENT if reply.transient else Failure.FATAL
+            raise SetupFailed("starttls", f"{where} refused STARTTLS: {reply}", failure) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise self._closed("starttls", exc) from None
+        return tls.describe(conn.sock)  # type: ignore[arg-type]
+
+    @property
+    def username(self) -> str | None:
+        return self.credentials.username if self.credentials else None
+
+    def login(self) -> str:
+        """AUTH with the credentials (smtplib picks CRAM-MD5, PLAIN or LOGIN, as offered)."""
+        conn, where, user = self._conn(), self.settings.where, self.username
+        secret = self.credentials.secret if self.credentials else None
+        if not conn.has_extn("auth"):
+            raise SetupFailed(
+                "auth",
+                f"{where} does not offer AUTH (log-in) on this connection; unset TIERII_SMTP_USERNAME "
+                "to send without logging in, or use SECURITY=starttls or ssl (many servers offer AUTH "
+                "only over TLS)",
+                Failure.FATAL,
+            )
+        try:
+            code, text = conn.login(user or "", secret.reveal() if secret else "")
+        except smtplib.SMTPAuthenticationError as exc:
+            reply = Reply.parse(exc.smtp_code, exc.smtp_error)
+            if reply.transient:
+                raise SetupFailed("auth", f"{where} cannot log in now: {reply}", Failure.TRANSIENT) from None
+            raise SetupFailed(
+                "auth",
+                f"authentication failed at {where} for user {user!r}: {reply}; "
+                "check TIERII_SMTP_USERNAME and TIERII_SMTP_PASSWORD",
+                Failure.FATAL,
+            ) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            raise self._closed("auth", exc) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            # "No suitable authentication method found": none of CRAM-MD5, PLAIN, LOGIN offered
+            raise SetupFailed("auth", f"cannot log in at {where}: {_why(exc)}", Failure.FATAL) from None
+        return f"logged in as {user!r}: {Reply.parse(code, text)}"
+
+    def quit(self) -> Reply | None:
+        """QUIT politely; never raises."""
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return None
+        try:
+            code, text = conn.quit()
+            return Reply.parse(code, text)
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+            return None
+
+    def drop(self) -> None:
+        """Close without a word (after an error): the next message reconnects."""
+        conn, self.conn = self.conn, None
+        self.needs_reset = False
+        if conn is not None:
+            conn.close()
+
+    # -- what transactions use -----------------------------------------------------------------
+
+    @property
+    def pipelining(self) -> bool:
+        return self._pipelining
+
+    @property
+    def size_limit(self) -> int | None:
+        """The server's SIZE limit in bytes, if it announced one."""
+        return self._size_limit
+
+    def refresh(self) -> None:
+        """Before a run of messages: drop the connection if the server closed it while it sat
+        idle between batches (a 421 timeout, EOF), so that no message is spent finding out."""
+        if self.conn is not None and self._closed_by_server():
+            self.drop()
+
+    def _closed_by_server(self) -> bool:
+        sock = self._conn().sock
+        if sock is None:
+            return True
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+
+    def _closed(self, step: str, exc: BaseException) -> SetupFailed:
+        reason = f"{self.settings.where} closed the connection: {_why(exc)}"
+        return SetupFailed(step, reason, Failure.TRANSIENT)
+
+    def _tls_failed(self, step: str, exc: ssl.SSLError) -> SetupFailed:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return SetupFailed(step, tls.certificate_refused(self.settings, exc), Failure.FATAL)
+        return SetupFailed(step, tls.handshake_failed(self.settings, exc), Failure.FATAL)
+
+    def write(self, data: bytes) -> None:
+        conn = self._conn()
+        try:
+            conn.sock.sendall(data)  # type: ignore[union-attr]
+        except OSError as exc:
+            raise ConnectionLost(_why(exc)) from None
+
+    def read(self) -> Reply:
+        conn = self._conn()
+        try:
+            code, text = conn.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise ConnectionLost(_why(exc)) from None
+        if code < 0:
+            raise ConnectionLost(f"unreadable reply {text[:80]!r}")
+        return Reply.parse(code, text)
+
+    def _conn(self) -> smtplib.SMTP:
+        if self.conn is None:
+            raise ConnectionLost("not connected")
+        return self.conn
+
+
+def _why(exc: BaseException) -> str:
+    """A short, secret-free description of a network error."""
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
+@functools.cache
+def local_name() -> str:
+    """This machine's name for EHLO, found as smtplib does (its FQDN, else its address
+    literal), once per process: the lookup can be slow."""
+    fqdn = socket.getfqdn()
+    if "." in fqdn:
+        return fqdn
+    try:
+        return f"[{socket.gethostbyname(socket.gethostname())}]"
+    except OSError:
+        return "[127.0.0.1]"
