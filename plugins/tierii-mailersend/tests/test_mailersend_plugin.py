@@ -10,15 +10,20 @@ from tierii_mailersend.provider import MailerSendProvider
 from tierii_mailersend.settings import MailerSendSettings
 
 
-def test_loading_the_plugin_does_not_import_the_sdk() -> None:
-    """`tierii --help` and `tierii plugins` must not pay ~0.35 s for the SDK."""
+def test_loading_the_plugin_does_not_import_the_sdk_or_the_web_stack() -> None:
+    """`tierii --help` and `tierii plugins` must not pay ~0.35 s for the SDK, nor for starlette
+    and uvicorn: every `tierii` call loads the plugin and runs its commands hook."""
     # a fresh interpreter: this test process has imported the SDK already
     code = (
         "import sys\n"
+        "from tierii_core.cli import cli\n"
         "from tierii_core.plugins import Registry, make_plugin_manager\n"
-        "Registry(make_plugin_manager()).get('provider', 'mailersend')\n"
-        "heavy = sorted(m for m in ('mailersend', 'requests', 'pydantic') if m in sys.modules)\n"
-        "print(','.join(heavy))\n"
+        "pm = make_plugin_manager()\n"
+        "Registry(pm).get('provider', 'mailersend')\n"
+        "pm.hook.tierii_register_commands(cli=cli)\n"
+        "assert 'mailersend' in cli.commands, sorted(cli.commands)\n"
+        "modules = ('mailersend', 'requests', 'pydantic', 'starlette', 'uvicorn')\n"
+        "print(','.join(sorted(m for m in modules if m in sys.modules)))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

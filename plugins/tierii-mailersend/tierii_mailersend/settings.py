@@ -2,6 +2,7 @@
 
 Defaults are MailerSend's documented figures for an account with a healthy reputation
 (``/v1/email`` 120 requests a minute, ``/v1/bulk-email`` 10, at most 500 emails per bulk request).
+``webhook_secret`` is for ``tierii mailersend webhooks serve``, not for sending.
 """
 
 from __future__ import annotations
@@ -112,6 +113,14 @@ class MailerSendSettings:
         metadata={
             "help": "How long to wait for a bulk request to complete; after that its emails are 'unknown'.",
             "form": "a number of seconds > 0",
+        },
+    )
+    webhook_secret: Secret = field(
+        default=Secret(""),
+        metadata={
+            "help": "Signing secret of your MailerSend webhook (several: comma-separated); "
+            "for `tierii mailersend webhooks serve`.",
+            "form": "the webhook's signing secret (kept secret), or several separated by commas",
         },
     )
 

@@ -14,6 +14,12 @@ like the real ones; scripted faults; and a record of every email it accepted. Ru
 
 With pytest, the ``local_mailersend`` fixture (:mod:`.fixtures`) is registered automatically
 when this plugin is installed.
+
+Webhook calls as MailerSend makes them, genuine (signed with the webhook's secret) or forged,
+come from :mod:`.webhooks`::
+
+    call = sign_webhook(webhook_payload("activity.hard_bounced", "gone@example.com"), secret)
+    status, answer = call.post("http://127.0.0.1:8026/webhooks/mailersend")
 """
 
 from tierii_mailersend.testing.api import DEFAULT_LIMITS, Account, Answer
@@ -21,10 +27,19 @@ from tierii_mailersend.testing.faults import FaultScript
 from tierii_mailersend.testing.limits import RateLimit
 from tierii_mailersend.testing.records import AcceptedMessage, RequestRecord, per_recipient
 from tierii_mailersend.testing.server import DEFAULT_TOKEN, LocalMailerSend
+from tierii_mailersend.testing.webhooks import (
+    EVENT_TYPES,
+    WebhookCall,
+    forge_webhook,
+    sign_webhook,
+    webhook_for,
+    webhook_payload,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TOKEN",
+    "EVENT_TYPES",
     "AcceptedMessage",
     "Account",
     "Answer",
@@ -32,5 +47,10 @@ __all__ = [
     "LocalMailerSend",
     "RateLimit",
     "RequestRecord",
+    "WebhookCall",
+    "forge_webhook",
     "per_recipient",
+    "sign_webhook",
+    "webhook_for",
+    "webhook_payload",
 ]

@@ -1,0 +1,164 @@
+"""Webhook signatures and events, without a server: what is genuine, what each event means,
+and that the test helper's payloads look like MailerSend's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from tierii_core.errors import ConfigurationError
+from tierii_core.models import Secret
+from tierii_mailersend.testing import EVENT_TYPES, forge_webhook, sign_webhook, webhook_payload
+from tierii_mailersend.testing.webhooks import encode
+from tierii_mailersend.webhooks import SUPPRESSING, MalformedEvent, SignatureCheck, WebhookEvent, sign
+
+SECRET = "whsec-known-answer"
+CHECK = SignatureCheck(Secret(SECRET))
+
+
+def test_the_signature_is_hex_hmac_sha256_of_the_raw_body() -> None:
+    # computed apart: printf '%s' '{"type":"activity.unsubscribed"}' \
+    #   | openssl dgst -sha256 -hmac whsec-known-answer
+    body = b'{"type":"activity.unsubscribed"}'
+    expected = "55bbb5ae2a7d17f46307d15adebe6641054b9e47a6c3a4c1708314e40a42d852"
+    assert sign(body, SECRET) == expected
+    assert sign_webhook(body, SECRET).signature == expected  # the test helper agrees, computed apart
+    assert CHECK.genuine(body, expected)
+    assert CHECK.genuine(body, expected.upper())  # the same MAC, written in capitals
+
+
+def test_the_body_is_checked_as_received_not_as_re_serialised() -> None:
+    payload = webhook_payload("activity.unsubscribed", "ana@example.com")
+    call = sign_webhook(payload, SECRET)
+    assert b"\\/" in call.body  # MailerSend escapes "/" (in the url field)
+    assert CHECK.genuine(call.body, call.signature)
+    assert not CHECK.genuine(json.dumps(payload).encode(), call.signature)
+
+
+@pytest.mark.parametrize("signature", [None, "", "0" * 64, "not hex at all", "é" * 64])
+def test_missing_or_made_up_signatures_are_not_genuine(signature: str | None) -> None:
+    assert not CHECK.genuine(b"{}", signature)
+
+
+def test_a_signature_made_with_another_secret_is_not_genuine() -> None:
+    call = forge_webhook(webhook_payload(), secret="someone-elses-secret")
+    assert not CHECK.genuine(call.body, call.signature)
+
+
+@given(body=st.binary(max_size=512), key=st.text(min_size=1, max_size=40))
+def test_only_the_right_secret_makes_a_genuine_signature(body: bytes, key: str) -> None:
+    assume(key.strip() and key.strip() != SECRET and "," not in key)
+    assert CHECK.genuine(body, sign(body, SECRET))
+    assert not CHECK.genuine(body, sign(body, key))
+
+
+@given(body=st.binary(max_size=512), other=st.binary(max_size=512))
+def test_a_signature_never_transfers_to_another_body(body: bytes, other: bytes) -> None:
+    assume(body != other)
+    assert not CHECK.genuine(other, sign(body, SECRET))
+
+
+def test_several_secrets_any_of_them_signs() -> None:
+    check = SignatureCheck(Secret("old-secret, new-secret"))
+    assert check.genuine(b"x", sign(b"x", "old-secret"))
+    assert check.genuine(b"x", sign(b"x", "new-secret"))
+    assert not check.genuine(b"x", sign(b"x", "old-secret, new-secret"))
+    assert "old-secret" not in repr(check)
+
+
+@pytest.mark.parametrize("value", ["", " ", ",", " , "])
+def test_an_empty_secret_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="TIERII_MAILERSEND_WEBHOOK_SECRET is not set"):
+        SignatureCheck(Secret(value))
+
+
+@pytest.mark.parametrize(
+    ("event_type", "reason"),
+    [
+        ("activity.hard_bounced", "mailersend: hard_bounced"),
+        ("activity.spam_complaint", "mailersend: spam_complaint"),
+        ("activity.unsubscribed", "mailersend: unsubscribed"),
+    ],
+)
+def test_three_events_suppress_their_recipient(event_type: str, reason: str) -> None:
+    payload = webhook_payload(event_type, "Ana@Example.com", message_id="63fd1c1d5f010335ed07066b")
+    event = WebhookEvent.parse(encode(payload))
+    assert (event.type, event.recipient, event.suppression_reason) == (event_type, "Ana@Example.com", reason)
+    assert event.message_id == "63fd1c1d5f010335ed07066b"
+    assert event.event_id == payload["data"]["id"]
+    assert event.webhook_id == payload["webhook_id"]
+
+
+@pytest.mark.parametrize(
+    "event_type", [*sorted(set(EVENT_TYPES) - set(SUPPRESSING)), "activity.survey_opened"]
+)
+def test_every_other_event_is_ignored(event_type: str) -> None:
+    assert WebhookEvent.parse(encode(webhook_payload(event_type))).suppression_reason is None
+
+
+def test_the_reason_in_mailersends_words_is_kept_for_the_log() -> None:
+    unsubscribed = WebhookEvent.parse(encode(webhook_payload("activity.unsubscribed")))
+    bounced = WebhookEvent.parse(encode(webhook_payload("activity.hard_bounced")))
+    complaint = WebhookEvent.parse(encode(webhook_payload("activity.spam_complaint")))
+    assert unsubscribed.detail == "I get too many emails"  # readable_reason first
+    assert bounced.detail == "Host or domain name not found"
+    assert complaint.detail is None  # MailerSend sends "reason": null
+
+
+def test_an_ignored_event_needs_no_recipient() -> None:
+    assert WebhookEvent.parse(b'{"type": "activity.opened", "data": null}').recipient is None
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"{not json", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"data": {}}', "no event 'type'"),
+        (b'{"type": 7}', "no event 'type'"),
+        (b'{"type": "activity.unsubscribed", "data": {}}', "without data.email.recipient.email"),
+        (
+            b'{"type": "activity.hard_bounced", "data": {"email": {"recipient": {"email": 5}}}}',
+            "without data.email.recipient.email",
+        ),
+        (
+            b'{"type": "activity.spam_complaint", "data": {"email": {"recipient": {"email": "nobody"}}}}',
+            "invalid address",
+        ),
+    ],
+)
+def test_what_cannot_be_acted_on_is_malformed(body: bytes, problem: str) -> None:
+    with pytest.raises(MalformedEvent, match=problem):
+        WebhookEvent.parse(body)
+
+
+@given(st.binary(max_size=256))
+def test_any_body_parses_or_is_malformed_never_crashes(body: bytes) -> None:
+    try:
+        event = WebhookEvent.parse(body)
+    except MalformedEvent:
+        return
+    assert isinstance(event.type, str)
+    if event.suppression_reason is not None:
+        assert event.recipient
+
+
+def test_the_helper_builds_payloads_shaped_like_the_reference() -> None:
+    payload = webhook_payload("activity.hard_bounced", "gone@example.com", tags=["spring"])
+    assert set(payload) == {"type", "domain_id", "created_at", "webhook_id", "url", "data"}
+    data = payload["data"]
+    assert (data["object"], data["type"]) == ("activity", "hard_bounced")
+    assert {"id", "type", "created_at", "email", "morph"} <= set(data)
+    email = data["email"]
+    assert {"id", "status", "tags", "message", "recipient"} <= set(email)
+    assert email["recipient"]["email"] == "gone@example.com"
+    assert email["tags"] == ["spring"]
+    assert email["status"] == "rejected"
+    assert set(data["morph"]) >= {"object", "reason"}
+    assert len(data["id"]) == 24 and int(data["id"], 16) >= 0
+    assert data["created_at"].endswith("Z")
+    assert encode(payload).isascii()

@@ -1,0 +1,179 @@
+"""The MailerSend webhook endpoint: Starlette (ASGI) served by uvicorn, like the core's
+unsubscribe endpoint.
+
+``POST`` only. The raw body is checked against the ``Signature`` header before anything else
+is read from it; a missing or wrong signature is 401 and changes nothing. A genuine
+``activity.hard_bounced``, ``activity.spam_complaint`` or ``activity.unsubscribed`` event puts
+its recipient on the suppression list at once; other events are acknowledged (200) and
+ignored. MailerSend gives up on a call after 3 s (and retries after 10 s and 100 s), so the
+answer comes as soon as the suppression is written; the write runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from tierii_core.logs import get_logger
+from tierii_core.models import Secret
+from tierii_core.suppression import SuppressionList
+from tierii_mailersend.webhooks import SIGNATURE_HEADER, SOURCE, MalformedEvent, SignatureCheck, WebhookEvent
+
+log = get_logger()
+
+DEFAULT_PATH = "/webhooks/mailersend"
+#: MailerSend's events are a few kilobytes; anything far larger is not one of them
+MAX_BODY = 1024 * 1024
+
+
+class _Suppressor:
+    """Writes to the suppression list from the server's worker threads, one at a time."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.suppressions = SuppressionList(state_dir)
+        self._lock = threading.Lock()
+
+    def suppress(self, email: str, reason: str) -> bool:
+        """Add ``email``; False when it (or its domain) was already suppressed: the entry that
+        is there keeps its reason and source (MailerSend also retries calls it thinks failed)."""
+        with self._lock:
+            if self.suppressions.suppressed([email]):
+                return False
+            self.suppressions.add([email], reason, SOURCE)
+            return True
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The raw body, or None when it is larger than :data:`MAX_BODY`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    return bytes(body)
+
+
+def _refuse(request: Request, status: int, reason: str) -> PlainTextResponse:
+    client = request.client.host if request.client else None
+    log.warning("webhook.rejected", provider="mailersend", status=status, reason=reason, client=client)
+    return PlainTextResponse(reason + "\n", status_code=status)
+
+
+def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starlette:
+    """The endpoint at ``path``, checking signatures with ``secret`` (one or several,
+    comma-separated), suppressing in the state database under ``state_dir``."""
+    check = SignatureCheck(secret)  # refuses an empty secret before anything listens
+    suppressor = _Suppressor(state_dir)
+
+    async def receive(request: Request) -> PlainTextResponse:
+        body = await _read_body(request)
+        if body is None:
+            return _refuse(request, 413, f"body larger than {MAX_BODY} bytes")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            return _refuse(request, 401, "missing Signature header")
+        if not check.genuine(body, signature):
+            return _refuse(request, 401, "invalid signature")
+        try:
+            event = WebhookEvent.parse(body)
+        except MalformedEvent as exc:
+            return _refuse(request, 400, f"malformed event: {exc}")
+        reason = event.suppression_reason
+        if reason is None:
+            log.debug("webhook.ignored", provider="mailersend", type=event.type, event_id=event.event_id)
+            return PlainTextResponse(f"ignored: {event.type}\n")
+        assert event.recipient is not None  # parse() guarantees it for suppressing events
+        try:
+            added = await run_in_threadpool(suppressor.suppress, event.recipient, reason)
+        except sqlite3.Error as exc:  # e.g. the database locked for too long: MailerSend retries
+            log.error(
+                "webhook.failed",
+                provider="mailersend",
+                type=event.type,
+                email=event.recipient,
+                error=str(exc),
+            )
+            return PlainTextResponse("could not record the suppression; try again\n", status_code=503)
+        log.info(
+            "webhook.suppressed",
+            provider="mailersend",
+            type=event.type,
+            email=event.recipient,
+            reason=reason,
+            detail=event.detail,
+            already=not added,
+            event_id=event.event_id,
+            webhook_id=event.webhook_id,
+            message_id=event.message_id,
+        )
+        return PlainTextResponse("suppressed\n" if added else "already suppressed\n")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        suppressor.suppressions.close()
+
+    app = Starlette(routes=[Route(path, receive, methods=["POST"])], lifespan=lifespan)
+    app.state.suppressions = suppressor.suppressions
+    return app
+
+
+class WebhookServer(uvicorn.Server):
+    """uvicorn's server with a :attr:`ready` event set once it listens, and the :attr:`port`
+    it got (``port=0`` picks a free one): tests wait on the event, never on a clock."""
+
+    def __init__(
+        self, config: uvicorn.Config, on_ready: Callable[[WebhookServer], None] | None = None
+    ) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            self.ready.set()
+            if self._on_ready is not None:
+                self._on_ready(self)
+
+    @property
+    def port(self) -> int:
+        return self.servers[0].sockets[0].getsockname()[1]
+
+
+def serve(secret: Secret, state_dir: Path, *, host: str, port: int, path: str = DEFAULT_PATH) -> bool:
+    """Serve until Ctrl-C (then return True) or a termination signal; return False at once
+    when it cannot listen (uvicorn has logged why)."""
+    app = make_app(secret, state_dir, path)
+    shown = f"[{host}]" if ":" in host else host
+
+    def announce(server: WebhookServer) -> None:
+        url = f"http://{shown}:{server.port}{path}"
+        log.info("webhook.listening", provider="mailersend", url=url, state_dir=str(state_dir))
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", proxy_headers=True, access_log=False
+    )
+    server = WebhookServer(config, on_ready=announce)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has shut down for
+        pass
+    except SystemExit:  # uvicorn exits when it cannot bind
+        return False
+    if server.started:
+        log.info("webhook.stopped", provider="mailersend")
+    return server.started
