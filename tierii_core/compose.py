@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -30,6 +31,7 @@ _NAME_ADDR = re.compile(r"\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*")
 _BARE_ADDR = re.compile(r"\s*([^<>\s\"]+@[^<>\s\"@]+)\s*")
 
 
+@functools.lru_cache(maxsize=1024)  # a From: line usually renders the same for every contact
 def parse_address(text: str, what: str) -> Address:
     """``Name <a@b>`` or ``a@b`` -> Address; ValueError naming ``what`` if it is not one.
 

@@ -23,6 +23,22 @@ def _unsubscribe_url(message: Message) -> str | None:
     return None
 
 
+def _missing_in_a_part(
+    message: Message, wanted: str, source: str, what: str, ignore_case: bool = False
+) -> str | None:
+    """Why a part does not show ``wanted`` (white space folded), or None when every part does."""
+    fold = str.lower if ignore_case else str
+    shown, wanted = wanted, fold(wanted)
+    for part in ("text", "html"):
+        if part == "html" and message.html is None:
+            continue
+        if part == "text" and wanted in fold(message.text):  # plain text shows all it holds
+            continue
+        if wanted not in fold(visible_parts(message)[part]):
+            return f"the {part} part does not show {what} {shown!r} ({source})"
+    return None
+
+
 class OneClickUnsubscribe(ComplianceRule):
     """Marketing messages carry List-Unsubscribe (https) and List-Unsubscribe-Post headers."""
 
@@ -87,10 +103,7 @@ class AdvertisementNotice(ComplianceRule):
         notice = squash(self.core.ad_notice)
         if not notice:
             return None
-        for part, text in visible_parts(message).items():
-            if notice.lower() not in text.lower():
-                return f"the {part} part does not show the notice {notice!r} ({self.source})"
-        return None
+        return _missing_in_a_part(message, notice, self.source, "the notice", ignore_case=True)
 
 
 @hookimpl
