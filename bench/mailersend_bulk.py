@@ -132,6 +132,7 @@ def main() -> None:
     parser.add_argument("--poll-interval", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=4, help="provider calls in flight at once")
     parser.add_argument("--undeclared", action="store_true", help="do not tell TierII the limit")
+    parser.add_argument("--json", action="store_true", help="(the figures are always printed as JSON)")
     results = run(parser.parse_args())
     print(json.dumps(results, indent=2))
     sys.exit(0 if results["duplicates"] == 0 and results["lost"] == 0 and results["exit_code"] == 0 else 1)

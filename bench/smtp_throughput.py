@@ -1,13 +1,17 @@
-"""SMTP throughput: `tierii send` (provider smtp) against mailmerge 2.3.0, same sink, same mail.
+"""SMTP throughput: `tierii send` (provider smtp) against mailmerge 2.3.0 and Postfix's smtp-source.
 
 Both commands send the same N personalised messages (5 variables, about 2 KB each) from the
 same CSV to Postfix's smtp-sink on 127.0.0.1, each as the user would run it, in a subprocess.
+Postfix's smtp-source (the C client) sends N messages of the same size over as many
+connections: the most this machine can push through the sink, our physical limit.
 For each: wall-clock msg/s, CPU microseconds per message (user + system time of that process,
 from wait4), and the smtp-sink count that proves every message arrived.
 
     apt-get install postfix                  # for /usr/sbin/smtp-sink; the daemon is never started
-    python3 -m venv /tmp/mailmerge-venv && /tmp/mailmerge-venv/bin/pip install mailmerge==2.3.0
-    python bench/smtp_throughput.py --mailmerge /tmp/mailmerge-venv/bin/mailmerge [-n 5000]
+    python bench/smtp_throughput.py [-n 20000] [--mailmerge PATH] [--json]
+
+mailmerge is installed into .bench/mailmerge on first use unless --mailmerge or $MAILMERGE
+names one.
 
 Run it with the Python that has tierii-core, tierii-csv and tierii-smtp installed. A script,
 not a test: it prints figures and asserts nothing about time.
@@ -17,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _mailmerge import mailmerge_command
 from _smtp_sink import SmtpSink
 
 SENDER_ADDRESS = "Green Leaf Shop, 100 Main Street, Sacramento, CA 95814"
@@ -121,6 +126,18 @@ def mailmerge_run(
     return _measured("mailmerge", command, root, dict(os.environ), sink, count, attempt)
 
 
+SMTP_SOURCE = Path("/usr/sbin/smtp-source")
+
+
+def smtp_source_run(
+    root: Path, sink: SmtpSink, count: int, size: int, connections: int, attempt: int
+) -> tuple[float, float]:
+    """Postfix's C client: the same number of messages of the same size, no templates at all."""
+    command = [str(SMTP_SOURCE), "-s", str(connections), "-l", str(size), "-m", str(count)]
+    command += ["-f", "shop@example.com", "-t", "bench@example.com", f"127.0.0.1:{sink.port}"]
+    return _measured("smtp-source", command, root, dict(os.environ), sink, count, attempt)
+
+
 def _measured(
     name: str, command: list[str], root: Path, env: dict[str, str], sink: SmtpSink, count: int, attempt: int
 ) -> tuple[float, float]:
@@ -164,28 +181,51 @@ def _cpu_model() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--messages", type=int, default=5000)
+    parser.add_argument("-n", "--messages", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each sender; the median is shown")
     parser.add_argument("--connections", type=int, default=4, help="TIERII_SMTP_CONNECTIONS")
-    parser.add_argument(
-        "--mailmerge",
-        default=os.environ.get("MAILMERGE") or shutil.which("mailmerge"),
-        help="the mailmerge 2.3.0 command (default: $MAILMERGE, else mailmerge on PATH)",
-    )
+    parser.add_argument("--mailmerge", help="the mailmerge 2.3.0 command (default: $MAILMERGE, or .bench/)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    if not args.mailmerge:
-        raise SystemExit("mailmerge not found: see the module docstring, then pass --mailmerge PATH")
+    args.mailmerge = mailmerge_command(args.mailmerge)
     version = subprocess.run([args.mailmerge, "--version"], capture_output=True, text=True).stdout.strip()
 
     with tempfile.TemporaryDirectory(prefix="tierii-bench-") as scratch:
         root = Path(scratch)
         write_inputs(root, args.messages)
         size = _first_message_size(root)
-        results: dict[str, list[tuple[float, float]]] = {"tierii": [], "mailmerge": []}
+        results: dict[str, list[tuple[float, float]]] = {"tierii": [], "mailmerge": [], "smtp-source": []}
         with SmtpSink(root) as sink:
             for attempt in range(args.repeat):
                 results["tierii"].append(tierii_run(root, sink, args.messages, args.connections, attempt))
                 results["mailmerge"].append(mailmerge_run(root, sink, args.messages, args.mailmerge, attempt))
+                results["smtp-source"].append(
+                    smtp_source_run(root, sink, args.messages, size, args.connections, attempt)
+                )
+
+    figures = {
+        name: {
+            "seconds": round(statistics.median(w for w, _ in runs), 3),
+            "msg_per_s": round(args.messages / statistics.median(w for w, _ in runs)),
+            "cpu_us_per_msg": round(statistics.median(c for _, c in runs) / args.messages * 1e6),
+        }
+        for name, runs in results.items()
+    }
+    if args.json:
+        ratio = figures["tierii"]["msg_per_s"] / figures["mailmerge"]["msg_per_s"]
+        limit = figures["tierii"]["msg_per_s"] / figures["smtp-source"]["msg_per_s"]
+        print(
+            json.dumps(
+                {
+                    "messages": args.messages,
+                    "size": size,
+                    "senders": figures,
+                    "tierii_vs_mailmerge": round(ratio, 2),
+                    "tierii_vs_smtp_source": round(limit, 2),
+                }
+            )
+        )
+        return
 
     print(f"machine: {_cpu_model()}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(
@@ -201,7 +241,9 @@ def main() -> None:
         cpu = statistics.median(c for _, c in runs)
         rates[name] = args.messages / wall
         print(f"{name:<10} {wall:8.2f} {rates[name]:8.0f} {cpu / args.messages * 1e6:11.0f}")
-    print(f"ratio: tierii sends {rates['tierii'] / rates['mailmerge']:.1f}x as many messages per second")
+    ratio = rates["tierii"] / rates["mailmerge"]
+    print(f"ratio: tierii sends {ratio:.1f}x as many messages per second as mailmerge")
+    print(f"tierii reaches {rates['tierii'] / rates['smtp-source']:.0%} of smtp-source, the C client")
 
 
 if __name__ == "__main__":

@@ -131,6 +131,10 @@ def _message_options(func: Any) -> Any:
         click.option("--html", type=click.Path(path_type=Path), help="HTML alternative template."),
         click.option("--subject", help="Subject (overrides the template's Subject:)."),
         click.option("--from", "sender", help="Sender 'Name <addr>' (overrides the template's From:)."),
+        click.option("--rules", help="Compliance rule packs to check too, PACK[,PACK...] (TIERII_RULES)."),
+        click.option(
+            "--transactional", is_flag=True, default=None, help="Transactional mail: marketing rules off."
+        ),
         click.option("--log-json", is_flag=True, default=None, help="Log events as JSON lines."),
     ]
     for option in reversed(options):
@@ -143,8 +147,6 @@ def _message_options(func: Any) -> Any:
 @click.option(
     "-n", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many messages to show."
 )
-@click.option("--rules", help="Compliance rule packs to check, PACK[,PACK...].")
-@click.option("--transactional", is_flag=True, default=None, help="Transactional mail: marketing rules off.")
 def preview(
     contacts: str,
     template: Path,
@@ -208,10 +210,8 @@ def _readable(message: Any) -> str:
 @click.option(
     "--outbox", type=click.Path(path_type=Path, file_okay=False), help="Maildir for the outbox provider."
 )
-@click.option("--rules", help="Compliance rule packs, PACK[,PACK...].")
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed in an earlier run again.")
 @click.option("--retry-unknown", is_flag=True, help="Resend recipients whose delivery is unknown.")
-@click.option("--transactional", is_flag=True, default=None, help="Transactional mail: marketing rules off.")
 def send(
     contacts: str,
     template: Path,

@@ -94,26 +94,6 @@ class Journal(Protocol):
 
     def recipients(self, campaign: str, state: Status | None = None) -> Iterator[Record]: ...
 
-    def _status(self, campaign: str, state: str) -> Status:
-        """'sending' is in flight while a run holds the campaign, else it may have been delivered."""
-        if state != "sending":
-            return Status(state)
-        return Status.PENDING if self._is_live(campaign) else Status.UNKNOWN
-
-    def _is_live(self, campaign: str) -> bool:
-        if campaign in self._locks:
-            return True
-        lock_path = self.path.parent / f"{_safe(campaign)}.lock"
-        if not lock_path.exists():
-            return False
-        with open(lock_path) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return False
-
     def campaigns(self) -> list[str]: ...
 
     def close(self) -> None: ...

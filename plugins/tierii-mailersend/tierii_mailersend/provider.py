@@ -22,7 +22,7 @@ log = get_logger()
 #: TierII paces requests this much under the account's limits: MailerSend counts requests in
 #: fixed windows, so at exactly the limit, network jitter (the first request of a window late,
 #: the last early) lets one request too many into a window and earns a 429
-PACING_MARGIN = 0.95
+PACING_MARGIN = 0.98
 
 
 class MailerSendProvider(DeliveryProvider):

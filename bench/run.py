@@ -1,0 +1,186 @@
+"""Every benchmark in one run: one table, and docs/benchmarks.md with a chart.
+
+    tox -e bench                 # or: python bench/run.py [--quick]
+
+Runs, on 127.0.0.1 only and side by side (this machine is shared and noisy: compare ratios):
+SMTP throughput (tierii vs mailmerge 2.3.0 vs Postfix's smtp-source), MailerSend bulk through
+the local MailerSend under a scaled-down limit, peak memory of a dry run at 10k and 1M
+contacts, startup time, and the journal's cost. Each part is a script of its own in bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import ROOT, machine
+
+HERE = Path(__file__).resolve().parent
+DOC = ROOT / "docs" / "benchmarks.md"
+CHART = ROOT / "docs" / "benchmarks.png"
+
+
+def part(script: str, *args: str) -> dict:
+    """Run one benchmark script with --json; its figures."""
+    print(f"running {script} {' '.join(args)} ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(HERE / script), *args, "--json"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{script} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    figures = json.loads(done.stdout)
+    print(f"  {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return figures
+
+
+def rows(results: dict) -> list[tuple[str, str, str, str]]:
+    """(measure, figure, target, met?) for the table."""
+    smtp, ms, memory, startup, journal = (
+        results[k] for k in ("smtp", "mailersend", "memory", "startup", "journal")
+    )
+    senders = smtp["senders"]
+    minimum = ms["minimum_s_the_limit_allows"]
+    return [
+        (
+            f"SMTP msg/s, {smtp['messages']:,} x {smtp['size'] / 1000:.1f} KB",
+            f"tierii {senders['tierii']['msg_per_s']:,} / mailmerge {senders['mailmerge']['msg_per_s']:,} / "
+            f"smtp-source {senders['smtp-source']['msg_per_s']:,}",
+            "tierii >= 5x mailmerge",
+            _met(smtp["tierii_vs_mailmerge"] >= 5, f"{smtp['tierii_vs_mailmerge']:.1f}x"),
+        ),
+        (
+            "SMTP CPU us/msg",
+            " / ".join(f"{name} {figures['cpu_us_per_msg']}" for name, figures in senders.items()),
+            "",
+            f"tierii at {smtp['tierii_vs_smtp_source']:.0%} of the C client's msg/s",
+        ),
+        (
+            f"MailerSend {ms['recipients']:,} recipients, bulk {ms['bulk_size']}",
+            f"{ms['elapsed_s']:.1f} s for a minimum of {minimum:.1f} s "
+            f"({ms['limit']}); "
+            f"{ms['bulk_requests_accepted']} requests, {ms['bulk_requests_refused_429']} refused; "
+            f"duplicates {ms['duplicates']}, lost {ms['lost']}",
+            "within 5% of the minimum, 0 duplicates, 0 lost",
+            _met(
+                ms["elapsed_s"] <= minimum * 1.05 and ms["duplicates"] == 0 and ms["lost"] == 0,
+                f"{ms['elapsed_s'] / minimum - 1:+.1%}",
+            ),
+        ),
+        (
+            "Peak RSS, send --dry-run",
+            f"{memory['small']['contacts']:,}: {memory['small']['peak_rss_mb']} MB / "
+            f"{memory['large']['contacts']:,}: {memory['large']['peak_rss_mb']} MB",
+            "large <= 1.2x small and <= 150 MB",
+            _met(memory["ratio"] <= 1.2 and memory["large"]["peak_rss_mb"] <= 150, f"{memory['ratio']:.2f}x"),
+        ),
+        (
+            "Startup",
+            f"tierii --help {startup['tierii_ms']} ms / mailmerge --version {startup['mailmerge_ms']} ms",
+            "<= 1.0x",
+            _met(startup["ratio"] <= 1.0, f"{startup['ratio']:.2f}x"),
+        ),
+        (
+            f"Journal cost, {journal['messages']:,} messages",
+            f"{journal['with_journal_per_s']:,} msg/s with / {journal['without_journal_per_s']:,} without",
+            "",
+            f"{journal['journal_share']:.0%} of the bare pipeline",
+        ),
+    ]
+
+
+def _met(ok: bool, figure: str) -> str:
+    return f"{figure} {'met' if ok else 'MISSED'}"
+
+
+def chart(results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    senders = results["smtp"]["senders"]
+    names = list(senders)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.bar(names, [senders[n]["msg_per_s"] for n in names], color=["#2e7d32", "#9e9e9e", "#1565c0"])
+    left.set_title("SMTP to smtp-sink: messages per second")
+    right.bar(names, [senders[n]["cpu_us_per_msg"] for n in names], color=["#2e7d32", "#9e9e9e", "#1565c0"])
+    right.set_title("CPU microseconds per message")
+    figure.tight_layout()
+    figure.savefig(CHART, dpi=100)
+
+
+def write_doc(results: dict, table: list[tuple[str, str, str, str]], command: str) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d} with `{command}` on {machine()}.",
+        "Everything runs on 127.0.0.1; the machine is shared, so compare figures of one run (ratios).",
+        "",
+        "| measure | figures | target | result |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table),
+        "",
+        "![SMTP throughput and CPU per message](benchmarks.png)",
+        "",
+        "## How each figure is made",
+        "",
+        "- **SMTP** (`bench/smtp_throughput.py`): the same contacts and ~2 KB template with 5 variables,",
+        "  sent by `tierii send` (provider smtp, 4 connections) and by mailmerge 2.3.0 to Postfix's",
+        "  `smtp-sink`; Postfix's `smtp-source` sends as many messages of the same size: the C client is",
+        "  the most this machine can push through the sink. Medians of several runs; every message is",
+        "  counted at the sink.",
+        "- **MailerSend** (`bench/mailersend_bulk.py`): `tierii send` through the local MailerSend",
+        "  (`tierii_mailersend.testing`) with MailerSend's per-minute limits on a shortened minute;",
+        "  the minimum is the number of bulk requests divided by the limit.",
+        "- **Memory** (`bench/memory.py`): peak resident set size of `tierii send --dry-run`, which",
+        "  renders and checks every message and sends nothing (os.wait4).",
+        "- **Startup** (`bench/startup.py`): median wall time of `tierii --help` with every plugin of",
+        "  this repository installed, against `mailmerge --version`, interleaved.",
+        "- **Journal** (`bench/journal_cost.py`): the whole pipeline in-process with a provider that",
+        "  accepts everything at once, with the SQLite journal (two transactions per batch of 100,",
+        "  synchronous=FULL) and with a journal that records nothing.",
+        "",
+        "## Raw figures",
+        "",
+        "```json",
+        json.dumps(results, indent=2),
+        "```",
+        "",
+    ]
+    DOC.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs, to check the scripts work")
+    args = parser.parse_args()
+    quick = args.quick
+    results = {
+        "smtp": part(
+            "smtp_throughput.py", "-n", "5000" if quick else "20000", "--repeat", "1" if quick else "3"
+        ),
+        # a minute of 5 s: 10 bulk requests per window (120/min), so the limit, not the CPU, binds
+        "mailersend": part("mailersend_bulk.py", "--speedup", "12", *(["-n", "20000"] if quick else [])),
+        "memory": part("memory.py", "--large", "100000" if quick else "1000000"),
+        "startup": part("startup.py", "--runs", "5" if quick else "21"),
+        "journal": part("journal_cost.py", "-n", "5000" if quick else "20000"),
+    }
+    table = rows(results)
+    width = max(len(r[0]) for r in table)
+    for measure, figures, target, result in table:
+        print(f"{measure:<{width}}  {figures}")
+        print(f"{'':<{width}}  target: {target or '-'}; {result}")
+    chart(results)
+    write_doc(results, table, "python bench/run.py" + (" --quick" if quick else ""))
+    print(f"wrote {DOC.relative_to(ROOT)} and {CHART.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
