@@ -1,4 +1,7 @@
-"""Startup: wall time of `tierii --help` (every installed plugin loaded) vs `mailmerge --version`.
+"""Startup: wall time of `tierii --help` (every plugin installed and loaded) vs `mailmerge --version`.
+
+tierii is installed as users install it (not in editable mode) into .bench/tierii, with the
+core and every plugin of this repository.
 
 Target (issue 8): `tierii --help` ≤ 1.0x `mailmerge --version`. Median of N runs each,
 interleaved so that the machine's noise falls on both alike.

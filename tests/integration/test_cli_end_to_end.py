@@ -173,3 +173,21 @@ def test_outbox_option_and_check(
     )
     assert code == 0
     assert len(outbox_messages(clean_environment / "mail")) == 3
+
+
+def test_help_stays_light_with_every_plugin_installed() -> None:
+    """`tierii --help` loads every installed plugin: none may import its heavy dependencies then."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tierii_core.cli import main\n"
+        "sys.argv = ['tierii', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ['structlog', 'rich', 'cattrs', 'email_validator', 'sqlalchemy', 'mailersend', 'requests',\n"
+        "         'starlette', 'uvicorn']\n"
+        "print(sorted(name for name in heavy if name in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]"

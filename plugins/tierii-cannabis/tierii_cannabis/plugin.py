@@ -11,15 +11,18 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
-from tierii_cannabis.packs import PackFile, directory_files, index, resolve, shipped_files
-from tierii_cannabis.rules import PackRule, rule_class
 from tierii_core import hookimpl
 from tierii_core.components import ComplianceRule
 from tierii_core.errors import PluginError
 from tierii_core.settings import SettingsReader, env_name
+
+if TYPE_CHECKING:  # the packs load when rules are asked for: `tierii --help` does not pay for them
+    from tierii_cannabis.packs import PackFile
+    from tierii_cannabis.rules import PackRule
 
 COMPONENT = "cannabis"
 
@@ -50,6 +53,9 @@ def tierii_compliance_rules() -> list[type[ComplianceRule]]:
 
 def rules_from(directory: Path) -> list[type[PackRule]]:
     """One rule per ``*.toml`` pack in ``directory``; a pack there may extend a shipped one."""
+    from tierii_cannabis.packs import directory_files, index, resolve
+    from tierii_cannabis.rules import rule_class
+
     shipped = _shipped_files()
     files = index(directory_files(directory), shipped)
     return [rule_class(resolve(name, files)) for name in files if name not in shipped]
@@ -57,12 +63,17 @@ def rules_from(directory: Path) -> list[type[PackRule]]:
 
 @functools.cache
 def _shipped_files() -> dict[str, PackFile]:
+    from tierii_cannabis.packs import index, shipped_files
+
     return index(shipped_files())
 
 
 @functools.cache
 def _shipped_rules() -> tuple[type[PackRule], ...]:
     """Built once per process, so each shipped pack is always the same class."""
+    from tierii_cannabis.packs import resolve
+    from tierii_cannabis.rules import rule_class
+
     files = _shipped_files()
     return tuple(rule_class(resolve(name, files)) for name in files)
 

@@ -1,24 +1,28 @@
-"""The ``smtp`` provider: batches go out over pooled connections in parallel."""
+"""The ``smtp`` provider: batches go out over pooled connections in parallel.
+
+The connection code (ssl, smtplib, the pool) is imported when the provider opens, not when
+the plugin loads: every ``tierii`` command, ``--help`` included, loads every plugin.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import closing
+from typing import TYPE_CHECKING
 
-import structlog
 from attrs import frozen
 
 from tierii_core.components import DeliveryProvider
 from tierii_core.errors import ConfigurationError, FatalProviderError
+from tierii_core.logs import get_logger
 from tierii_core.models import CheckStep, Credentials, Message, Outcome, Status
-from tierii_smtp import tls
-from tierii_smtp.check import check_steps
-from tierii_smtp.pool import SessionPool
-from tierii_smtp.session import NAME, Failure, Session, SetupFailed, local_name
-from tierii_smtp.settings import SmtpSettings, configuration_problem
-from tierii_smtp.transaction import deliver_all
+from tierii_smtp.settings import NAME, SmtpSettings, configuration_problem
 
-log = structlog.get_logger()
+if TYPE_CHECKING:
+    from tierii_smtp.pool import SessionPool
+    from tierii_smtp.session import Session
+
+log = get_logger()
 
 
 @frozen
@@ -45,6 +49,10 @@ class SmtpProvider(DeliveryProvider):
         return bool(settings.host)
 
     def open(self) -> None:
+        from tierii_smtp import tls
+        from tierii_smtp.pool import SessionPool
+        from tierii_smtp.session import Failure, Session, SetupFailed, local_name
+
         problem = configuration_problem(self.settings, self.credentials)
         if problem:
             raise ConfigurationError(problem)
@@ -100,6 +108,9 @@ class SmtpProvider(DeliveryProvider):
         return outcomes
 
     def _deliver_slice(self, session: Session, messages: Sequence[Message]) -> _SliceResult:
+        from tierii_smtp.session import Failure, SetupFailed
+        from tierii_smtp.transaction import deliver_all
+
         outcomes: list[Outcome] = []
         session.refresh()
         try:
@@ -124,6 +135,8 @@ class SmtpProvider(DeliveryProvider):
         return _SliceResult(outcomes)
 
     def check(self) -> Iterator[CheckStep]:
+        from tierii_smtp.check import check_steps
+
         yield from check_steps(self.settings, self.credentials)
 
 

@@ -10,15 +10,13 @@ import smtplib
 import socket
 import ssl
 
-import structlog
-
+from tierii_core.logs import get_logger
 from tierii_core.models import Credentials
 from tierii_smtp import tls
 from tierii_smtp.replies import Reply
 from tierii_smtp.settings import SmtpSettings
 
-NAME = "smtp"
-log = structlog.get_logger()
+log = get_logger()
 
 
 class Failure(enum.Enum):

@@ -12,6 +12,9 @@ from attrs.validators import ge, gt, le
 
 from tierii_core.models import Credentials, Secret
 
+#: the provider's name: its --provider value and its settings' prefix (TIERII_SMTP_*)
+NAME = "smtp"
+
 SECURITY_MODES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 

@@ -19,7 +19,8 @@ from tierii_core.errors import FatalProviderError
 from tierii_core.models import Message, Outcome
 from tierii_smtp import wire
 from tierii_smtp.replies import Reply, queue_id
-from tierii_smtp.session import NAME, ConnectionLost, Session
+from tierii_smtp.session import ConnectionLost, Session
+from tierii_smtp.settings import NAME
 
 #: each envelope command and the reply class that lets the transaction go on
 STAGES = (("MAIL FROM", 2), ("RCPT TO", 2), ("DATA", 3))
