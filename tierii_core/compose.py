@@ -128,6 +128,6 @@ class Composer:
             html=html,
             reply_to=reply_to,
             message_id=f"<{self._id_prefix}.{next(self._ids)}@{domain}>",
-            date=datetime.now(timezone.utc),
+            date=datetime.now(timezone.utc).replace(microsecond=0),  # the header shows seconds
             headers=headers,
         )

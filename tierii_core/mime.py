@@ -10,9 +10,11 @@ they can be, else quoted-printable (``binascii``, in C). Lines end in CRLF; no l
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 from email.utils import format_datetime
 
 from tierii_core.models import Address, Message
@@ -182,7 +184,7 @@ def serialize(message: Message, *, boundary: str | None = None) -> bytes:
         if address is not None and not address.email.isascii():
             raise ValueError(f"{role} address {address.email!r} is not ASCII: it would need SMTPUTF8")
     lines = [
-        f"Date: {format_datetime(message.date)}",
+        f"Date: {_date(message.date)}",
         encode_address_header("From", message.sender),
         encode_address_header("To", message.to),
     ]
@@ -208,6 +210,12 @@ def serialize(message: Message, *, boundary: str | None = None) -> bytes:
         chunks += [f"--{boundary}\r\n".encode(), _join(part_headers), b"\r\n", body, b"\r\n"]
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks)
+
+
+@functools.lru_cache(maxsize=4)
+def _date(when: datetime) -> str:
+    """RFC 5322 date; messages made in the same second share it (the cache key is the second)."""
+    return format_datetime(when)
 
 
 def _join(lines: Iterable[str]) -> bytes:

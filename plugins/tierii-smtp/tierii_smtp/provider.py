@@ -36,7 +36,7 @@ class SmtpProvider(DeliveryProvider):
 
     name = NAME
     priority = 50
-    max_batch = 100
+    max_batch = 400
     Settings = SmtpSettings
 
     def __init__(self, settings: SmtpSettings, credentials: Credentials | None) -> None:
