@@ -5,7 +5,7 @@
 Runs, on 127.0.0.1 only and side by side (this machine is shared and noisy: compare ratios):
 SMTP throughput (tierii vs mailmerge 2.3.0 vs Postfix's smtp-source), MailerSend bulk through
 the local MailerSend under a scaled-down limit, peak memory of a dry run at 10k and 1M
-contacts, startup time, and the journal's cost. Each part is a script of its own in bench/.
+contacts, startup time, the journal's cost, and kill-and-resume. Each part is a script of its own in bench/.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def part(script: str, *args: str) -> dict:
 
 def rows(results: dict) -> list[tuple[str, str, str, str]]:
     """(measure, figure, target, met?) for the table."""
-    smtp, ms, memory, startup, journal = (
-        results[k] for k in ("smtp", "mailersend", "memory", "startup", "journal")
+    smtp, ms, memory, startup, journal, kill = (
+        results[k] for k in ("smtp", "mailersend", "memory", "startup", "journal", "kill")
     )
     senders = smtp["senders"]
     minimum = ms["minimum_s_the_limit_allows"]
@@ -85,6 +85,16 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             f"tierii --help {startup['tierii_ms']} ms / mailmerge --version {startup['mailmerge_ms']} ms",
             "<= 1.0x",
             _met(startup["ratio"] <= 1.0, f"{startup['ratio']:.2f}x"),
+        ),
+        (
+            f"Kill and resume, {kill['recipients']:,} recipients over SMTP",
+            f"{kill['kills']} SIGKILLs, {kill['runs']} runs: duplicates {kill['duplicates']}, "
+            f"lost {kill['lost']}, unknown {kill['unknown']} (reported, not resent)",
+            "0 duplicates, 0 lost",
+            _met(
+                kill["duplicates"] == 0 and kill["lost"] == 0,
+                "0 / 0" if not kill["duplicates"] else "duplicates",
+            ),
         ),
         (
             f"Journal cost, {journal['messages']:,} messages",
@@ -143,6 +153,9 @@ def write_doc(results: dict, table: list[tuple[str, str, str, str]], command: st
         "  renders and checks every message and sends nothing (os.wait4).",
         "- **Startup** (`bench/startup.py`): median wall time of `tierii --help` with every plugin of",
         "  this repository installed, against `mailmerge --version`, interleaved.",
+        "- **Kill and resume** (`bench/kill_resume.py`): a campaign to aiosmtpd on 127.0.0.1, which",
+        "  counts deliveries per recipient, killed with SIGKILL at random moments, then re-run to the",
+        "  end; duplicates among recipients the journal does not report unknown, and lost ones.",
         "- **Journal** (`bench/journal_cost.py`): the whole pipeline in-process with a provider that",
         "  accepts everything at once, with the SQLite journal (two transactions per batch of 100,",
         "  synchronous=FULL) and with a journal that records nothing.",
@@ -171,6 +184,7 @@ def main() -> None:
         "memory": part("memory.py", "--large", "100000" if quick else "1000000"),
         "startup": part("startup.py", "--runs", "5" if quick else "21"),
         "journal": part("journal_cost.py", "-n", "5000" if quick else "20000"),
+        "kill": part("kill_resume.py", "-n", "5000" if quick else "20000"),
     }
     table = rows(results)
     width = max(len(r[0]) for r in table)

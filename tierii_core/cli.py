@@ -277,7 +277,7 @@ def send(
 )
 def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None:
     """What the journal knows: sent, failed, excluded, unknown, pending (latest campaign by default)."""
-    from tierii_core.journal import SqliteJournal
+    from tierii_core.journal import SqliteJournal, reason_group
 
     core = settings_reader().load(CoreSettings)
     journal = SqliteJournal(core.state_dir, read_only=True)
@@ -291,6 +291,9 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
             raise ConfigurationError(f"no campaign named {campaign!r} (known: {', '.join(known) or 'none'})")
         wanted = list(Status) if "all" in states else [Status(s) for s in states]
         report: dict[str, Any] = {"campaign": campaign, "counts": journal.counts(campaign)}
+        report["excluded_by_reason"] = dict(
+            Counter(reason_group(r.last_error) for r in journal.recipients(campaign, Status.EXCLUDED))
+        )
         if wanted:
             report["recipients"] = {
                 state.value: [
@@ -314,6 +317,9 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
     click.echo(f"campaign {campaign}")
     for state, count in report["counts"].items():
         click.echo(f"  {state}: {count}")
+        if state == Status.EXCLUDED.value:
+            for reason, number in sorted(report["excluded_by_reason"].items()):
+                click.echo(f"    {reason}: {number}")
     for state, rows in report.get("recipients", {}).items():
         for row in rows:
             detail = row["reason"] or row["provider_message_id"] or ""

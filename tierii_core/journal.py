@@ -71,6 +71,16 @@ class Record:
     updated_at: float = 0.0
 
 
+def reason_group(reason: str | None) -> str:
+    """Group exclusion reasons: 'invalid email address ...' -> 'invalid email address';
+    a rule's 'cannabis-ca: under 21: born ...' -> 'cannabis-ca: under 21'."""
+    text = reason or "unknown"
+    for key in ("invalid email address", "repeated address", "not valid UTF-8", "fields where the header"):
+        if key in text:
+            return key
+    return ": ".join(part.strip() for part in text.split(":")[:2])
+
+
 def key_of(email: str, origin: str = "") -> str:
     """The journal key: the address, case-folded; a record without one is keyed by its origin."""
     return email.lower() if email else f"<{origin}>"

@@ -29,7 +29,7 @@ from tierii_core.components import ComplianceRule, ContactSource, DeliveryProvid
 from tierii_core.compose import ComposeError, Composer, parse_address
 from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot, _Stopped
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
-from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of
+from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of, reason_group
 from tierii_core.logs import get_logger
 from tierii_core.models import Contact, ErrorKind, Message, Outcome, Rejected, RunInfo, RunSummary, Status
 from tierii_core.observe import notify
@@ -527,7 +527,7 @@ class _Tally:
         for outcome in outcomes:
             self.counts[outcome.status] += 1
             if outcome.status is Status.EXCLUDED:
-                self.excluded_by_reason[_reason_key(outcome.reason)] += 1
+                self.excluded_by_reason[reason_group(outcome.reason)] += 1
             elif outcome.status in (Status.FAILED, Status.UNKNOWN):
                 self.failures.append(outcome)
 
@@ -548,16 +548,6 @@ class _Tally:
             failures=tuple(self.failures),
             rules=self.rules,
         )
-
-
-def _reason_key(reason: str | None) -> str:
-    """Group exclusion reasons: 'invalid email address ...' -> 'invalid email address';
-    a rule's 'cannabis-ca: under 21: born ...' -> 'cannabis-ca: under 21'."""
-    text = reason or "unknown"
-    for key in ("invalid email address", "repeated address", "not valid UTF-8", "fields where the header"):
-        if key in text:
-            return key
-    return ": ".join(part.strip() for part in text.split(":")[:2])
 
 
 def _log_outcome(outcome: Outcome, origin: str) -> None:

@@ -1,6 +1,6 @@
 """mkdocs hook: pages from docs/ itself, generated references, and included tested files.
 
-- Pages: every ``*.md`` under docs/ (not this folder, not ``examples/``), at its path there.
+- Pages: every ``*.md`` (and ``*.png``) under docs/ (not this folder, not ``examples/``), at its path there.
 - ``<!-- tierii:settings-reference -->`` and ``<!-- tierii:hook-reference -->`` lines become
   the references generated from the code (:mod:`reference`): they cannot drift.
 - A line ``--8<-- "PATH"`` or ``--8<-- "PATH:SECTION"`` becomes the file at PATH (relative
@@ -43,9 +43,11 @@ def _reference() -> Any:
 
 
 def _pages() -> list[Path]:
+    """The pages and the pictures they show (the benchmarks' chart)."""
     return sorted(
         p
-        for p in DOCS.rglob("*.md")
+        for pattern in ("*.md", "*.png")
+        for p in DOCS.rglob(pattern)
         if not (set(p.relative_to(DOCS).parts[:-1]) & SKIPPED)
         and not p.relative_to(DOCS).parts[0].startswith(".")
     )

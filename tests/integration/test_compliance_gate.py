@@ -111,6 +111,7 @@ def test_a_suppressed_address_or_domain_never_receives_mail(
     report = json.loads((clean_environment / "r.json").read_text())
     assert report["excluded_by_reason"] == {"suppressed": 2}
     code, out, _ = tierii("status", "--json", "--list", "excluded")
+    assert json.loads(out)["excluded_by_reason"] == {"suppressed": 2}
     excluded = json.loads(out)["recipients"]["excluded"]
     assert {(r["email"], r["reason"]) for r in excluded} == {
         ("b@example.com", "suppressed"),

@@ -48,6 +48,7 @@ class Received:
     data: bytes
     login: str | None
     connection: int
+    at: float = 0.0  # time.monotonic() when the server accepted it
 
     @property
     def message(self) -> EmailMessage:
@@ -275,6 +276,7 @@ class _Handler:
             data=bytes(envelope.original_content),
             login=session.auth_data if isinstance(session.auth_data, str) else None,
             connection=server.number,
+            at=time.monotonic(),
         )
         scripted._record(received)
         if any(scripted._take(scripted.drop_after_data_once, r) for r in envelope.rcpt_tos):
