@@ -34,7 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _mailmerge import mailmerge_command
-from _smtp_sink import SmtpSink
+
+from tierii_smtp.testing import SmtpSinkProcess
 
 SENDER_ADDRESS = "Green Leaf Shop, 100 Main Street, Sacramento, CA 95814"
 UNSUBSCRIBE = "https://shop.example/unsubscribe"
@@ -97,7 +98,9 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[
     return wall, usage.ru_utime + usage.ru_stime, process.returncode
 
 
-def tierii_run(root: Path, sink: SmtpSink, count: int, connections: int, attempt: int) -> tuple[float, float]:
+def tierii_run(
+    root: Path, sink: SmtpSinkProcess, count: int, connections: int, attempt: int
+) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERII_")}
     env.update(
         TIERII_SMTP_HOST="127.0.0.1",
@@ -115,7 +118,7 @@ def tierii_run(root: Path, sink: SmtpSink, count: int, connections: int, attempt
 
 
 def mailmerge_run(
-    root: Path, sink: SmtpSink, count: int, mailmerge: str, attempt: int
+    root: Path, sink: SmtpSinkProcess, count: int, mailmerge: str, attempt: int
 ) -> tuple[float, float]:
     (root / "mailmerge_server.conf").write_text(
         f"[smtp_server]\nhost = 127.0.0.1\nport = {sink.port}\nratelimit = 0\n", encoding="utf-8"
@@ -130,7 +133,7 @@ SMTP_SOURCE = Path("/usr/sbin/smtp-source")
 
 
 def smtp_source_run(
-    root: Path, sink: SmtpSink, count: int, size: int, connections: int, attempt: int
+    root: Path, sink: SmtpSinkProcess, count: int, size: int, connections: int, attempt: int
 ) -> tuple[float, float]:
     """Postfix's C client: the same number of messages of the same size, no templates at all."""
     command = [str(SMTP_SOURCE), "-s", str(connections), "-l", str(size), "-m", str(count)]
@@ -139,9 +142,15 @@ def smtp_source_run(
 
 
 def _measured(
-    name: str, command: list[str], root: Path, env: dict[str, str], sink: SmtpSink, count: int, attempt: int
+    name: str,
+    command: list[str],
+    root: Path,
+    env: dict[str, str],
+    sink: SmtpSinkProcess,
+    count: int,
+    attempt: int,
 ) -> tuple[float, float]:
-    before = sink.messages()
+    before = sink.count()
     log = root / f"{name}-{attempt}.log"
     wall, cpu, code = run(command, root, env, log)
     arrived = _settled_count(sink, before + count) - before
@@ -151,13 +160,13 @@ def _measured(
     return wall, cpu
 
 
-def _settled_count(sink: SmtpSink, expected: int) -> int:
+def _settled_count(sink: SmtpSinkProcess, expected: int) -> int:
     """smtp-sink writes its counter as sessions end: read until it shows every message."""
     deadline = time.monotonic() + 10
-    count = sink.messages()
+    count = sink.count()
     while count < expected and time.monotonic() < deadline:
         time.sleep(0.05)
-        count = sink.messages()
+        count = sink.count()
     return count
 
 
@@ -195,7 +204,7 @@ def main() -> None:
         write_inputs(root, args.messages)
         size = _first_message_size(root)
         results: dict[str, list[tuple[float, float]]] = {"tierii": [], "mailmerge": [], "smtp-source": []}
-        with SmtpSink(root) as sink:
+        with SmtpSinkProcess(dump=False) as sink:
             for attempt in range(args.repeat):
                 results["tierii"].append(tierii_run(root, sink, args.messages, args.connections, attempt))
                 results["mailmerge"].append(mailmerge_run(root, sink, args.messages, args.mailmerge, attempt))

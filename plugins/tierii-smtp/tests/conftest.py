@@ -14,12 +14,10 @@ import csv
 import email
 import email.policy
 import os
-import shutil
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +31,7 @@ from attrs import frozen
 
 from tierii_core.testing.fixtures import tierii_environment, tierii_state_dir  # noqa: F401
 from tierii_smtp.settings import SmtpSettings
+from tierii_smtp.testing import SMTP_SINK, SmtpSinkProcess
 
 START_TIMEOUT = 30.0  # a bound on a hang, never a pause
 #: the server's receive buffer: small, so a big message cannot all be buffered before a drop
@@ -372,88 +371,6 @@ def closed_port() -> Iterator[int]:
 
 
 # -- Postfix's smtp-sink, for volume ---------------------------------------------------------
-
-SMTP_SINK = Path("/usr/sbin/smtp-sink")
-
-
-class SmtpSinkProcess:
-    """``smtp-sink`` on 127.0.0.1 writing every transaction to one dump file.
-
-    smtp-sink picks no port itself: a free one is found by binding port 0, then the sink is
-    started on it and the start retried on another port if it was taken in between. It says
-    nothing when it is ready, so readiness is a connection that gets the 220 greeting.
-    """
-
-    def __init__(self) -> None:
-        # smtp-sink drops root privileges before it writes: its directory must be reachable
-        # by anyone, which pytest's tmp_path (mode 0700 above) is not
-        self.workdir = Path(tempfile.mkdtemp(prefix="tierii-smtp-sink-"))
-        self.workdir.chmod(0o777)
-        self.dump = self.workdir / "dump"
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> SmtpSinkProcess:
-        for _attempt in range(5):
-            self.port = _free_port()
-            user = ["-u", "nobody"] if os.geteuid() == 0 else []
-            self.process = subprocess.Popen(
-                [str(SMTP_SINK), *user, "-D", str(self.dump), f"127.0.0.1:{self.port}", "256"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            if self._wait_until_ready():
-                return self
-        raise RuntimeError(f"smtp-sink did not start: {self._stderr()}")
-
-    def _wait_until_ready(self, deadline: float = START_TIMEOUT) -> bool:
-        assert self.process is not None
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=deadline) as probe:
-                    return probe.recv(512).startswith(b"220")
-            except ConnectionRefusedError:
-                try:  # not listening yet: wait for the process to die, briefly
-                    self.process.wait(timeout=0.02)
-                    return False  # it died: the port was taken; try another
-                except subprocess.TimeoutExpired:
-                    continue
-        return False
-
-    def _stderr(self) -> str:
-        if self.process is None or self.process.poll() is None or self.process.stderr is None:
-            return "(running)"
-        return self.process.stderr.read().decode(errors="replace")
-
-    def check_alive(self) -> None:
-        """Fail loudly if smtp-sink died (it exits when it cannot write its dump)."""
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"smtp-sink exited with {self.process.returncode}: {self._stderr()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(START_TIMEOUT)
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def messages(self) -> list[EmailMessage]:
-        """Every transaction dumped so far, parsed: smtp-sink's ``X-Rcpt-Args`` header is the
-        envelope recipient, followed by the message's own headers and body."""
-        self.check_alive()
-        if not self.dump.exists():
-            return []
-        chunks = self.dump.read_bytes().split(b"X-Client-Addr: ")[1:]
-        return [email.message_from_bytes(b"X-Client-Addr: " + c, policy=email.policy.default) for c in chunks]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
