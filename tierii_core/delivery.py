@@ -148,7 +148,7 @@ class Delivery:
             self._record(remaining, pending)
             final += pending
             if all(s.dead for s in self.slots):
-                raise _Stopped(final, RunStopped(f"no provider left: {reason}"))
+                raise BatchStopped(final, RunStopped(f"no provider left: {reason}"))
         return final
 
     def _through(
@@ -214,7 +214,7 @@ class Delivery:
         self.journal.record(self.campaign, [(key_of(o.email), origins.get(o.email, ""), o) for o in outcomes])
 
 
-class _Stopped(Exception):
+class BatchStopped(Exception):
     """Carries the outcomes recorded so far out of a batch whose run must stop."""
 
     def __init__(self, outcomes: list[Outcome], reason: RunStopped) -> None:

@@ -27,7 +27,7 @@ from attrs import define, frozen
 
 from tierii_core.components import ComplianceRule, ContactSource, DeliveryProvider
 from tierii_core.compose import ComposeError, Composer, parse_address
-from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot, _Stopped
+from tierii_core.delivery import BatchStopped, CircuitBreaker, Delivery, ProviderSlot
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
 from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of, reason_group
 from tierii_core.logs import get_logger
@@ -439,7 +439,7 @@ class Campaign:
                 chunk = in_flight.pop(future)
                 try:
                     outcomes = future.result()
-                except _Stopped as exc:
+                except BatchStopped as exc:
                     outcomes, failure = exc.outcomes, exc.reason
                     stop.set()
                 self._finish_chunk(run, tally, chunk, outcomes)
