@@ -106,7 +106,7 @@ def check(provider_name: str | None) -> None:
 
     campaign = Campaign(pm, reader, SendOptions(contacts="", template=Path()))
     provider = campaign._provider(campaign.core.provider.split(",")[0].strip() or "auto")
-    click.echo(f"[provider {provider.name}]")
+    click.echo(f"[check: provider {provider.name}]")
     ok = True
     for step in provider.check():
         ok = ok and step.ok
