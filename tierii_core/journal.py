@@ -30,7 +30,6 @@ from tierii_core.models import Outcome, Status
 
 FILENAME = "journal.sqlite3"
 MIN_FREE_BYTES = 16 * 1024 * 1024
-DONE = frozenset({Status.SENT, Status.FAILED, Status.EXCLUDED})
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (

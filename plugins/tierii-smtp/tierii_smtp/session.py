@@ -64,10 +64,6 @@ class Session:
         #: a refused transaction is still open at the server: send RSET before the next one
         self.needs_reset = False
 
-    @property
-    def connected(self) -> bool:
-        return self.conn is not None
-
     # -- set-up, one step at a time (``tierii check`` shows each) -------------------------
 
     def setup(self) -> None:
