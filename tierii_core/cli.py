@@ -105,7 +105,7 @@ def check(provider_name: str | None) -> None:
     from tierii_core.runner import Campaign, SendOptions
 
     campaign = Campaign(pm, reader, SendOptions(contacts="", template=Path()))
-    provider = campaign._provider(campaign.core.provider.split(",")[0].strip() or "auto")
+    provider = campaign.provider(campaign.core.provider.split(",")[0].strip() or "auto")
     click.echo(f"[check: provider {provider.name}]")
     ok = True
     for step in provider.check():

@@ -237,9 +237,10 @@ class Campaign:
         names = [n.strip() for n in self.core.provider.split(",") if n.strip()] or ["auto"]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"TIERII_PROVIDER={self.core.provider!r}: a provider is named twice")
-        return [self._provider(name) for name in names]
+        return [self.provider(name) for name in names]
 
-    def _provider(self, name: str) -> DeliveryProvider:
+    def provider(self, name: str) -> DeliveryProvider:
+        """The provider called ``name`` (or the ``auto`` choice), with its settings and credentials."""
         if name == "auto":
             candidates = []
             for info in self.registry.components("provider"):
