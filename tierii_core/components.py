@@ -113,6 +113,10 @@ class DeliveryProvider(Component):
     #: provider calls allowed in this run by the service's daily quota (None = no quota);
     #: a provider may set it per instance in ``open()`` from what the service says is left
     max_per_day: ClassVar[int | None] = None
+    #: True when the service DKIM-signs every message with the customer's verified domain
+    #: itself (MailerSend, SES, Azure): TierII then does not need a key of its own to send
+    #: authenticated marketing mail through it
+    signs_for_sender: ClassVar[bool] = False
 
     def __init__(self, settings: Any, credentials: Credentials | None) -> None:
         self.settings = settings

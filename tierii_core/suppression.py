@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -139,3 +140,28 @@ class SuppressionList:
 
     def close(self) -> None:
         self._db.close()
+
+
+class Suppressor:
+    """The one path by which anything outside a campaign suppresses an address: the
+    unsubscribe endpoint, provider webhooks, bounce and complaint processing.
+
+    An entry already there (the address or its domain) keeps its reason and source: the first
+    reason is the one that matters, and services retry calls they think failed. Thread-safe;
+    servers call :meth:`suppress` off their event loop.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.suppressions = SuppressionList(directory)
+        self._lock = threading.Lock()
+
+    def suppress(self, email: str, reason: str, source: str) -> bool:
+        """Suppress ``email``; False when it (or its domain) already was. ValueError on a bad address."""
+        with self._lock:
+            if self.suppressions.suppressed([email]):
+                return False
+            self.suppressions.add([email], reason, source)
+            return True
+
+    def close(self) -> None:
+        self.suppressions.close()

@@ -11,11 +11,12 @@ import html
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tierii_core.suppression import SuppressionList
+from tierii_core.suppression import Suppressor
 from tierii_core.unsubscribe import PARAMETER, UnsubscribeLinks
 
 PAGE = """<!doctype html>
@@ -30,7 +31,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
-    suppressions = SuppressionList(state_dir)
+    suppressor = Suppressor(state_dir)
 
     async def endpoint(request: Request) -> Response:
         email = links.verify(request.query_params.get(PARAMETER, ""))
@@ -47,7 +48,8 @@ def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
             return _page("Unsubscribe", form)
         body = (await request.body()).decode("utf-8", errors="replace")
         one_click = "List-Unsubscribe=One-Click" in body
-        suppressions.add([email], "one-click unsubscribe" if one_click else "unsubscribe page", "unsubscribe")
+        reason = "one-click unsubscribe" if one_click else "unsubscribe page"
+        await run_in_threadpool(suppressor.suppress, email, reason, "unsubscribe")
         if one_click:
             return PlainTextResponse("unsubscribed\n")
         return _page(
@@ -55,7 +57,7 @@ def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
         )
 
     app = Starlette(routes=[Route(links.path, endpoint, methods=["GET", "POST"])])
-    app.state.suppressions = suppressions
+    app.state.suppressions = suppressor.suppressions
     return app
 
 

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from tierii_core.logs import get_logger
 from tierii_core.models import Secret
-from tierii_core.suppression import SuppressionList
+from tierii_core.suppression import Suppressor
 from tierii_mailersend.webhooks import SIGNATURE_HEADER, SOURCE, MalformedEvent, SignatureCheck, WebhookEvent
 
 log = get_logger()
@@ -34,23 +34,6 @@ log = get_logger()
 DEFAULT_PATH = "/webhooks/mailersend"
 #: MailerSend's events are a few kilobytes; anything far larger is not one of them
 MAX_BODY = 1024 * 1024
-
-
-class _Suppressor:
-    """Writes to the suppression list from the server's worker threads, one at a time."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.suppressions = SuppressionList(state_dir)
-        self._lock = threading.Lock()
-
-    def suppress(self, email: str, reason: str) -> bool:
-        """Add ``email``; False when it (or its domain) was already suppressed: the entry that
-        is there keeps its reason and source (MailerSend also retries calls it thinks failed)."""
-        with self._lock:
-            if self.suppressions.suppressed([email]):
-                return False
-            self.suppressions.add([email], reason, SOURCE)
-            return True
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -76,7 +59,7 @@ def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starl
     """The endpoint at ``path``, checking signatures with ``secret`` (one or several,
     comma-separated), suppressing in the state database under ``state_dir``."""
     check = SignatureCheck(secret)  # refuses an empty secret before anything listens
-    suppressor = _Suppressor(state_dir)
+    suppressor = Suppressor(state_dir)
 
     async def receive(request: Request) -> PlainTextResponse:
         body = await _read_body(request)
@@ -97,7 +80,7 @@ def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starl
             return PlainTextResponse(f"ignored: {event.type}\n")
         assert event.recipient is not None  # parse() guarantees it for suppressing events
         try:
-            added = await run_in_threadpool(suppressor.suppress, event.recipient, reason)
+            added = await run_in_threadpool(suppressor.suppress, event.recipient, reason, SOURCE)
         except sqlite3.Error as exc:  # e.g. the database locked for too long: MailerSend retries
             log.error(
                 "webhook.failed",
@@ -124,7 +107,7 @@ def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starl
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
-        suppressor.suppressions.close()
+        suppressor.close()
 
     app = Starlette(routes=[Route(path, receive, methods=["POST"])], lifespan=lifespan)
     app.state.suppressions = suppressor.suppressions
