@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
-from tierii_core import hookimpl
+from tierii_core import hookimpl, runner
 from tierii_core.components import ContactSource, DeliveryProvider
-from tierii_core.delivery import backoff
-from tierii_core.errors import FatalProviderError
-from tierii_core.models import Contact, Outcome, Rejected
+from tierii_core.delivery import CircuitBreaker, backoff
+from tierii_core.errors import ConfigurationError, FatalProviderError
+from tierii_core.journal import SqliteJournal, check_state_dir
+from tierii_core.models import Contact, ErrorKind, Outcome, Rejected, Status
 from tierii_core.plugins import make_plugin_manager
 from tierii_core.runner import Campaign, SendOptions
 from tierii_core.settings import SettingsReader
@@ -189,9 +193,11 @@ def test_missing_variable_and_rejected_records(reset: Path) -> None:
     RECORDS.append(Contact("nameless@example.com", {}, "list:3"))
     RECORDS.append(Rejected("list:4", "invalid email address 'x': no @", "x"))
     summary = campaign(reset).run()
-    assert (summary.sent, summary.failed, summary.excluded) == (2, 1, 1)
-    assert summary.excluded_by_reason == {"invalid email address": 1}
-    assert "no value for template variable 'name'" in summary.failures[0].reason
+    # a record without a valid address is a recipient who did not get it: failed, not excluded
+    assert (summary.sent, summary.failed, summary.excluded) == (2, 2, 0)
+    reasons = sorted(f.reason for f in summary.failures)
+    assert reasons[0].startswith("invalid email address 'x'")
+    assert "no value for template variable 'name'" in reasons[1]
     assert "nameless@example.com" not in Script.delivered
 
 
@@ -208,6 +214,7 @@ def test_circuit_breaker_opens_after_consecutive_transient_failures(
     reset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIERII_MAX_ATTEMPTS", "1")
+    monkeypatch.setattr(runner, "BREAKER_MIN_SECONDS", 0.0)  # the outage has lasted long enough
     RECORDS.extend(contacts(60))
     Script.replies = {f"c{i}@example.com": ["451"] for i in range(60)}
     summary = campaign(reset).run()
@@ -286,18 +293,49 @@ class Flaky(DeliveryProvider):
         return [Outcome.transient(m, self.name, "451 busy") for m in messages]
 
 
+class Crashing(DeliveryProvider):
+    """A provider with a bug."""
+
+    name = "crashing"
+    max_batch = 3
+
+    def send(self, messages):
+        return {}["no such key"]
+
+
+class StuckProvider(DeliveryProvider):
+    """Hands its first message over, then waits on a silent server until interrupted; the
+    user presses Ctrl-C meanwhile."""
+
+    name = "stuck"
+    max_batch = 3
+    interrupted = threading.Event()
+
+    def send(self, messages):
+        StuckProvider.interrupted.clear()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert StuckProvider.interrupted.wait(30), "interrupt() was never called"
+        first, *rest = messages
+        return [Outcome.unknown(first, self.name, "connection shut after the data")] + [
+            Outcome.transient(m, self.name, "not sent: interrupted") for m in rest
+        ]
+
+    def interrupt(self):
+        StuckProvider.interrupted.set()
+
+
 class Extra:
     @hookimpl
     def tierii_delivery_providers(self):
-        return [Clocked, Dead, Flaky]
+        return [Clocked, Dead, Flaky, Crashing, StuckProvider]
 
 
-def chain(template: Path, providers: str, **overrides: str) -> Campaign:
+def chain(template: Path, providers: str, options: dict | None = None, **overrides: str) -> Campaign:
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(TestPlugin())
     pm.register(Extra())
     reader = SettingsReader({"TIERII_PROVIDER": providers, **overrides})
-    c = Campaign(pm, reader, SendOptions("list:x", template))
+    c = Campaign(pm, reader, SendOptions("list:x", template, **(options or {})))
     c.prepare()
     return c
 
@@ -348,3 +386,136 @@ def test_rerun_skips_done_and_retries_failed_only_when_asked(reset: Path) -> Non
     retried = campaign(reset, retry_failed=True, retry_unknown=True).run()
     assert retried.sent == 2
     assert Script.delivered["c1@example.com"] == 1 and Script.delivered["c2@example.com"] == 1
+
+
+# -- the journal's promises: a mistake fixed is never a campaign lost (hardening) -------------
+
+
+def test_a_variable_no_column_provides_is_refused_before_sending(reset: Path) -> None:
+    reset.write_text("Subject: Your {{favourite}}\nFrom: shop@example.com\n\nHi\n")
+    RECORDS.extend(Contact(f"c{i}@example.com", {"favorite": "gummies"}, f"list:{i}") for i in range(3))
+    with pytest.raises(ConfigurationError) as refused:
+        campaign(reset)
+    assert "{{favourite}}" in str(refused.value) and "did you mean {{favorite}}" in str(refused.value)
+    assert Script.calls == []
+
+
+def test_a_from_line_that_cannot_parse_is_refused_before_sending(reset: Path) -> None:
+    reset.write_text("Subject: Hi\nFrom: Green Leaf hello at greenleaf.example\n\nHi\n")
+    RECORDS.extend(contacts(3))
+    with pytest.raises(ConfigurationError, match=r"From 'Green Leaf hello at greenleaf\.example'"):
+        campaign(reset)
+
+
+def test_a_sender_address_no_provider_can_carry_is_refused_before_sending(reset: Path) -> None:
+    reset.write_text("Subject: Hi\nFrom: Green Leaf <hellö@greenleaf.example>\n\nHi\n")
+    RECORDS.extend(contacts(2))
+    with pytest.raises(ConfigurationError, match="SMTPUTF8"):
+        campaign(reset)
+
+
+def test_a_contact_s_own_gap_fails_it_and_the_fixed_template_sends_it_next_run(reset: Path) -> None:
+    RECORDS.extend(contacts(2))
+    RECORDS.append(Contact("gap@example.com", {}, "list:3"))
+    first = campaign(reset).run()
+    assert (first.sent, first.failed) == (2, 1)
+    reset.write_text("Subject: Hi\nFrom: shop@example.com\n\nHello\n")  # the user fixes the template
+    again = campaign(reset).run()
+    assert (again.sent, again.skipped, again.failed) == (1, 2, 0)
+    assert Script.delivered == Counter({"c0@example.com": 1, "c1@example.com": 1, "gap@example.com": 1})
+
+
+def test_an_outage_s_failures_are_retried_by_the_next_run_without_a_flag(
+    reset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERII_MAX_ATTEMPTS", "2")
+    RECORDS.extend(contacts(3))
+    Script.replies = {"c1@example.com": ["451", "451"], "c2@example.com": ["550"]}
+    first = campaign(reset).run()
+    assert (first.sent, first.failed) == (1, 2)
+    again = campaign(reset).run()  # no --retry-failed: only the outage's failure is retried
+    assert (again.sent, again.skipped) == (1, 2)
+    assert Script.delivered == Counter({"c0@example.com": 1, "c1@example.com": 1})
+    journal = SqliteJournal(reset.parent / "work" / ".tierii", read_only=True)
+    [record] = journal.recipients(again.campaign, Status.FAILED)
+    assert (record.email, record.failure) == ("c2@example.com", "permanent")
+
+
+def test_changing_the_provider_does_not_make_a_new_campaign(reset: Path) -> None:
+    RECORDS.extend(contacts(6))
+    first = chain(reset, "scripted", {"limit": 3}).run()
+    assert first.sent == 3
+    second = chain(reset, "flaky,scripted").run()  # another provider chain, same campaign
+    assert second.campaign == first.campaign
+    assert (second.sent, second.skipped) == (3, 3)
+    assert all(count == 1 for count in Script.delivered.values()) and len(Script.delivered) == 6
+
+
+def test_a_campaign_begun_before_the_upgrade_resumes_under_its_old_name(reset: Path) -> None:
+    RECORDS.extend(contacts(4))
+    old_name = runner.legacy_campaign_id(SendOptions("list:x", reset), ("scripted",))
+    journal = SqliteJournal(check_state_dir(reset.parent / "work" / ".tierii"))
+    journal.open_campaign(old_name, "list:x", str(reset), ["scripted"])
+    journal.record(
+        old_name, [("c0@example.com", "list:1", Outcome("c0@example.com", Status.SENT, "scripted"))]
+    )
+    journal.close()
+    summary = campaign(reset).run()
+    assert summary.campaign == old_name
+    assert (summary.sent, summary.skipped) == (3, 1)
+    assert "c0@example.com" not in Script.delivered
+
+
+def test_a_repeated_address_never_overwrites_the_first_one_s_record(
+    reset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERII_CONCURRENCY", "4")
+    monkeypatch.setenv("TIERII_BATCH_SIZE", "1")
+    RECORDS.extend(contacts(6))
+    RECORDS.append(
+        Rejected("list:7", "repeated address c0@example.com", "c0@example.com", "repeated-address")
+    )
+    summary = campaign(reset).run()
+    assert (summary.sent, summary.excluded, summary.skipped) == (6, 1, 0)
+    journal = SqliteJournal(reset.parent / "work" / ".tierii", read_only=True)
+    assert journal.counts(summary.campaign)["sent"] == 6
+    again = campaign(reset).run()
+    assert (again.sent, again.skipped) == (0, 7)
+
+
+def test_a_provider_that_crashes_stops_the_run_and_its_batch_is_unknown(reset: Path) -> None:
+    RECORDS.extend(contacts(5))
+    summary = chain(reset, "crashing").run()
+    assert summary.exit_code == 3
+    assert "failed unexpectedly (KeyError" in summary.stopped
+    assert summary.unknown == 3  # the batch it was given: it may have sent some
+
+
+def test_the_first_ctrl_c_interrupts_a_provider_stuck_on_the_network(
+    reset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "INTERRUPT_AFTER", 0.0)
+    RECORDS.extend(contacts(3))
+    summary = chain(reset, "stuck").run()
+    assert StuckProvider.interrupted.is_set()
+    assert summary.exit_code == 3 and summary.stopped.startswith("interrupted")
+    assert summary.unknown == 1  # what was on the wire when the socket was shut
+
+
+def test_the_breaker_lets_backoff_ride_out_a_short_outage() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=5, min_calls=2, min_seconds=60.0, clock=lambda: now[0])
+    message = Contact("a@example.com")
+    failures = [Outcome(message.email, Status.FAILED, reason="refused", kind=ErrorKind.TRANSIENT)] * 10
+    breaker.record(failures)
+    breaker.record(failures)
+    assert not breaker.is_open  # failing for less than a minute: keep retrying
+    now[0] = 61.0
+    assert breaker.is_open
+    breaker.record([Outcome(message.email, Status.SENT)])
+    assert not breaker.is_open  # anything delivered ends the streak
+
+
+def test_backoff_spans_an_outage_of_about_a_minute() -> None:
+    waits = [backoff(attempt) for attempt in range(1, 8)]  # 8 attempts: 7 waits
+    assert 45.0 <= sum(waits) <= 91.0

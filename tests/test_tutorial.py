@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -31,9 +32,9 @@ def test_a_reader_ends_with_the_plugin_listed_and_its_contract_tests_passing(tmp
     assert completed.returncode == 0, output[-4000:]
 
     assert "24 passed" in completed.stdout or " passed in " in completed.stdout
-    assert " failed" not in completed.stdout
+    assert not re.search(r"\b\d+ failed\b", completed.stdout)  # pytest's count of failed tests
     assert "Subject: Hello Zoë" in completed.stdout
-    assert "excluded: invalid email address 'not an address'" in completed.stdout
+    assert "failed (invalid email address 'not an address')" in completed.stdout
 
     tierii = tmp_path / ".venv" / "bin" / "tierii"
     listed = subprocess.run(

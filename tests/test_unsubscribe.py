@@ -127,3 +127,13 @@ def test_forged_tokens_are_rejected(endpoint: tuple[str, Path]) -> None:
     assert fetch(base + "/u?t=" + forged, b"List-Unsubscribe=One-Click")[0] == 400
     assert fetch(base + "/u?t=nonsense")[0] == 400
     assert list(SuppressionList(state, read_only=True)) == []
+
+
+def test_an_internationalised_unsubscribe_url_is_carried_in_its_ascii_form() -> None:
+    links = UnsubscribeLinks("https://abmelden.bücher.example/ab/mëlden", Secret("s" * 32))
+    url = links.url("ana@example.com")
+    assert url.isascii()
+    assert url.startswith("https://abmelden.xn--bcher-kva.example/ab/m%C3%ABlden?t=")
+    _, value = links.headers(url)[0]
+    assert value.isascii()
+    assert links.path == "/ab/mëlden"  # the server still answers on the path as configured

@@ -136,6 +136,11 @@ class DeliveryProvider(Component):
     def send(self, messages: Sequence[Message]) -> list[Outcome]:
         raise NotImplementedError
 
+    def interrupt(self) -> None:
+        """The run must stop now (a second Ctrl-C is near): unblock any ``send`` waiting on the
+        network, e.g. by shutting its sockets down. Called from another thread; ``send`` then
+        returns at once, a message possibly accepted as unknown, the others as transient."""
+
     def check(self) -> Iterator[CheckStep]:
         """``tierii check``: try the connection step by step, yielding each step's result."""
         yield CheckStep("configuration", True, "nothing to check for this provider")

@@ -14,6 +14,12 @@ from tierii_core.addresses import InvalidAddress, normalise_address
 from tierii_core.dedupe import SeenAddresses
 from tierii_core.models import Contact, Rejected
 
+#: codes of :class:`Rejected` records; only a repeat is an exclusion, the others are failures
+EMPTY = "empty-address"
+INVALID = "invalid-address"
+REPEATED = "repeated-address"
+UNREADABLE = "unreadable"
+
 
 def find_email_column(columns: Sequence[str]) -> int | None:
     """The index of the ``email`` column (any case), or None."""
@@ -29,12 +35,12 @@ def to_contact(
     """
     address = (fields.get(email_key) or "").strip()
     if not address:
-        return Rejected(origin, "empty email address")
+        return Rejected(origin, "empty email address", code=EMPTY)
     try:
         email = normalise_address(address)
     except InvalidAddress as exc:
-        return Rejected(origin, f"invalid email address {address!r}: {exc}", address)
+        return Rejected(origin, f"invalid email address {address!r}: {exc}", address, INVALID)
     if not seen.add(email):
-        return Rejected(origin, f"repeated address {email}", email)
+        return Rejected(origin, f"repeated address {email}", email, REPEATED)
     fields[email_key] = email
     return Contact(email, fields, origin)

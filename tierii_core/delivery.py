@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import attrs
 from attrs import define
@@ -26,9 +27,12 @@ from tierii_core.ratelimit import TokenBucket
 log = get_logger()
 
 
-def backoff(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:
-    """Exponential backoff with full jitter: 0..min(cap, base * 2**(attempt-1)) seconds."""
-    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+def backoff(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
+    """Exponential backoff with equal jitter: half of ``min(cap, base * 2**(attempt-1))`` for
+    sure, the other half at random. With the defaults (8 attempts, 1 s) a batch rides out an
+    outage of 45 to 90 seconds before its recipients are left for the next run."""
+    delay = min(cap, base * 2 ** (attempt - 1))
+    return delay / 2 + random.uniform(0, delay / 2)
 
 
 @define
@@ -58,17 +62,29 @@ class ProviderSlot:
 
 class CircuitBreaker:
     """Opens after ``threshold`` transient failures in a row, over at least ``min_calls``
-    provider calls: the service is down, stop.
+    provider calls and ``min_seconds``: the service is down, stop.
 
     Counting calls too keeps one answer from opening it: a single 429 to a bulk request of
-    500 messages is 500 transient outcomes, but one event.
+    500 messages is 500 transient outcomes, but one event. Counting time lets the backoff ride
+    out a short outage (a relay restarting) instead of stopping the run for it; a server that
+    stops answering costs a timeout per call, so it still opens within a few calls. A call
+    that delivered anything ends the streak: scattered drops never open it.
     """
 
-    def __init__(self, threshold: int, min_calls: int = 3) -> None:
+    def __init__(
+        self,
+        threshold: int,
+        min_calls: int = 3,
+        min_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.threshold = threshold
         self.min_calls = min_calls
+        self.min_seconds = min_seconds
+        self.clock = clock
         self.in_a_row = 0
         self.calls_in_a_row = 0
+        self.since: float | None = None
         self.last_reason: str | None = None
         self._lock = threading.Lock()
 
@@ -77,15 +93,23 @@ class CircuitBreaker:
         with self._lock:
             if any(o.status is Status.SENT for o in outcomes):
                 self.in_a_row = self.calls_in_a_row = 0
+                self.since = None
             transient = [o for o in outcomes if o.is_transient]
             if transient:
+                if self.since is None:
+                    self.since = self.clock()
                 self.in_a_row += len(transient)
                 self.calls_in_a_row += 1
                 self.last_reason = transient[-1].reason
 
     @property
     def is_open(self) -> bool:
-        return self.in_a_row >= self.threshold and self.calls_in_a_row >= self.min_calls
+        return (
+            self.in_a_row >= self.threshold
+            and self.calls_in_a_row >= self.min_calls
+            and self.since is not None
+            and self.clock() - self.since >= self.min_seconds
+        )
 
     def check(self) -> None:
         if self.is_open:
@@ -171,6 +195,18 @@ class Delivery:
                     [Outcome(m.contact.email, Status.PENDING, slot.name, reason=str(exc)) for m in pending],
                 )
                 return final, pending, {}
+            except Exception as exc:  # a bug in the provider: what it handed over is unknown
+                reason = (
+                    f"provider {slot.name} failed unexpectedly ({type(exc).__name__}: {exc}); the messages "
+                    "it was sending may or may not have left"
+                )
+                log.error("provider.crashed", provider=slot.name, error=type(exc).__name__, reason=str(exc))
+                unknown = [
+                    Outcome(m.contact.email, Status.UNKNOWN, slot.name, reason=reason) for m in pending
+                ]
+                self._record(pending, unknown)
+                self.stop.set()  # hand it nothing more
+                raise BatchStopped(final + unknown, RunStopped(reason)) from None
             self.breaker.record(outcomes)
             by_email = {m.contact.email: m for m in pending}
             retry = [o for o in outcomes if o.is_transient]

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from tierii_core.errors import ConfigurationError, RunStopped
-from tierii_core.models import Outcome, Status
+from tierii_core.models import ErrorKind, Outcome, Status
 
 FILENAME = "journal.sqlite3"
 MIN_FREE_BYTES = 16 * 1024 * 1024
@@ -50,10 +50,28 @@ CREATE TABLE IF NOT EXISTS recipients (
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     updated_at REAL NOT NULL,
+    failure TEXT,
     PRIMARY KEY (campaign, email)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients (campaign, state);
 """
+
+#: columns added since the first version, created on open where an older journal lacks them
+MIGRATIONS = (("recipients", "failure", "ALTER TABLE recipients ADD COLUMN failure TEXT"),)
+
+
+@frozen
+class Entry:
+    """What the journal knows of a recipient when a run reaches it."""
+
+    status: Status
+    failure: ErrorKind | None = None
+
+    @property
+    def final_failure(self) -> bool:
+        """A failure the next run leaves alone (without ``--retry-failed``): the recipient's
+        own, or one recorded before failures had kinds (the old promise: failed is final)."""
+        return self.status is Status.FAILED and (self.failure is None or self.failure.is_final)
 
 
 @frozen
@@ -68,6 +86,7 @@ class Record:
     attempts: int = 0
     last_error: str | None = None
     updated_at: float = 0.0
+    failure: str | None = None
 
 
 def reason_group(reason: str | None) -> str:
@@ -91,7 +110,8 @@ class Journal(Protocol):
     def open_campaign(self, campaign: str, source: str, template: str, providers: Sequence[str]) -> int:
         """Create or reopen a campaign; return how many recipients were found in flight."""
 
-    def states(self, campaign: str, keys: Sequence[str]) -> Mapping[str, Status]: ...
+    def entries(self, campaign: str, keys: Sequence[str]) -> Mapping[str, Entry]:
+        """What is known of each key that has a line (keys without one are absent)."""
 
     def claim(self, campaign: str, items: Sequence[tuple[str, str]]) -> None:
         """(key, origin) pairs are about to be handed to a provider: mark them ``sending``."""
@@ -145,19 +165,30 @@ class SqliteJournal:
         self.path = directory / FILENAME
         self._lock = threading.RLock()
         self._locks: dict[str, Any] = {}
+        self._failure = "failure"  # the column, or NULL in a read-only journal from before it
         try:
             if read_only:
                 if not self.path.exists():
                     raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(recipients)")}
+                if "failure" not in columns:  # written by an older TierII: no kinds recorded
+                    self._failure = "NULL"
             else:
                 self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute("PRAGMA busy_timeout=10000")
                 self._db.executescript(SCHEMA)
+                self._migrate()
         except sqlite3.Error as exc:
             raise ConfigurationError(f"journal {self.path}: {exc}") from None
+
+    def _migrate(self) -> None:
+        for table, column, statement in MIGRATIONS:
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._db.execute(statement)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -235,10 +266,11 @@ class SqliteJournal:
         self._write(
             (
                 "INSERT INTO recipients (campaign, email, state, origin, provider, provider_message_id, "
-                "last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(campaign, email) "
-                "DO UPDATE SET state = excluded.state, provider = coalesce(excluded.provider, provider), "
+                "last_error, updated_at, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(campaign, email) DO UPDATE SET state = excluded.state, "
+                "provider = coalesce(excluded.provider, provider), "
                 "provider_message_id = excluded.provider_message_id, last_error = excluded.last_error, "
-                "updated_at = excluded.updated_at",
+                "updated_at = excluded.updated_at, failure = excluded.failure",
                 (
                     campaign,
                     key,
@@ -248,6 +280,7 @@ class SqliteJournal:
                     outcome.provider_message_id,
                     outcome.reason,
                     now,
+                    outcome.kind.value if outcome.status is Status.FAILED and outcome.kind else None,
                 ),
             )
             for key, origin, outcome in outcomes
@@ -255,18 +288,25 @@ class SqliteJournal:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def states(self, campaign: str, keys: Sequence[str]) -> dict[str, Status]:
-        found: dict[str, Status] = {}
+    def entries(self, campaign: str, keys: Sequence[str]) -> dict[str, Entry]:
+        found: dict[str, Entry] = {}
         with self._lock:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT email, state FROM recipients WHERE campaign = ? AND email IN ({marks})",
+                    f"SELECT email, state, {self._failure} FROM recipients "
+                    f"WHERE campaign = ? AND email IN ({marks})",
                     (campaign, *chunk),
                 )
-                found.update({email: self._status(campaign, state) for email, state in rows})
+                for email, state, failure in rows:
+                    found[email] = Entry(
+                        self._status(campaign, state), ErrorKind(failure) if failure else None
+                    )
         return found
+
+    def states(self, campaign: str, keys: Sequence[str]) -> dict[str, Status]:
+        return {key: entry.status for key, entry in self.entries(campaign, keys).items()}
 
     def counts(self, campaign: str) -> dict[str, int]:
         counts = {status.value: 0 for status in Status}
@@ -280,8 +320,8 @@ class SqliteJournal:
 
     def recipients(self, campaign: str, state: Status | None = None) -> Iterator[Record]:
         sql = (
-            "SELECT email, state, origin, provider, provider_message_id, attempts, last_error, updated_at "
-            "FROM recipients WHERE campaign = ?"
+            "SELECT email, state, origin, provider, provider_message_id, attempts, last_error, updated_at, "
+            f"{self._failure} FROM recipients WHERE campaign = ?"
         )
         params: tuple[Any, ...] = (campaign,)
         if state is not None:

@@ -108,10 +108,20 @@ class Status(enum.Enum):
 
 
 class ErrorKind(enum.Enum):
-    """How a provider classifies a failure for one recipient."""
+    """Whose problem a failure is, which decides whether the next run tries again.
+
+    Only ``PERMANENT`` is final (the recipient's own problem: their address refused or
+    invalid); ``--retry-failed`` retries those too. The others are retried by the next run of
+    the campaign without any flag: the user fixes the template or settings, or the outage ends.
+    """
 
     TRANSIENT = "transient"  # try again later (421/451, 429, 5xx from an API, timeouts)
-    PERMANENT = "permanent"  # will never work (550 user unknown, 422 invalid)
+    PERMANENT = "permanent"  # the recipient's: will never work (550 user unknown, invalid address)
+    MESSAGE = "message"  # the message as built (template, settings, content): fix it, re-run
+
+    @property
+    def is_final(self) -> bool:
+        return self is ErrorKind.PERMANENT
 
 
 @frozen
@@ -146,6 +156,12 @@ class Outcome:
             kind=ErrorKind.TRANSIENT,
             retry_after=retry_after,
         )
+
+    @classmethod
+    def unsendable(cls, message: Message, provider: str, reason: str) -> Outcome:
+        """The message cannot go as built (a header the provider cannot carry, content refused):
+        not the recipient's fault, so the next run tries again once the template is fixed."""
+        return cls(message.contact.email, Status.FAILED, provider, reason=reason, kind=ErrorKind.MESSAGE)
 
     @classmethod
     def unknown(cls, message: Message, provider: str, reason: str) -> Outcome:
@@ -237,11 +253,25 @@ class RunSummary:
 
 @frozen
 class Rejected:
-    """A source record that cannot be used, and why; reported, counted as excluded."""
+    """A source record that cannot be used, and why.
+
+    A repeated address (``code="repeated-address"``) is excluded: the recipient gets the
+    campaign once, from its first record. Any other rejection (unreadable, no valid address)
+    is a recipient who did not get the campaign: counted as failed, with its origin.
+    """
 
     origin: str
     reason: str
     email: str | None = None
+    #: what kind of rejection: see :mod:`tierii_core.contacts` (``REPEATED``, ``INVALID``...)
+    code: str = ""
+
+    @property
+    def is_repeat(self) -> bool:
+        # sources written before codes existed say it in words
+        return self.code == "repeated-address" or (
+            not self.code and self.reason.startswith("repeated address")
+        )
 
 
 @frozen

@@ -9,6 +9,7 @@ Ctrl-C or SIGTERM, the journal cannot be written) ends it early, with exit 3, sa
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import itertools
 import os
@@ -16,7 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +43,10 @@ from tierii_core.unsubscribe import UnsubscribeLinks
 log = get_logger()
 
 CIRCUIT_BREAKER_THRESHOLD = 50
+#: how long transient failures in a row must last before the breaker opens (backoff rides out less)
+BREAKER_MIN_SECONDS = 60.0
+#: seconds after the first Ctrl-C before providers still sending are interrupted
+INTERRUPT_AFTER = 3.0
 
 
 @frozen
@@ -74,21 +79,36 @@ class Chunk:
     """One batch's worth of records: messages to deliver and outcomes decided without a provider."""
 
     messages: list[Message]
-    decided: list[tuple[str, Outcome]]  # (origin, outcome)
+    decided: list[tuple[str, str, Outcome]]  # (journal key, origin, outcome)
     skipped: int = 0
     unknown: list[Outcome] = attrs.Factory(list)
 
 
-def campaign_id(options: SendOptions, providers: Sequence[str]) -> str:
-    """A stable name for a campaign: the source, templates, subject and providers."""
+def campaign_id(options: SendOptions) -> str:
+    """A stable name for a campaign: which contacts get which template.
+
+    The contacts' location and the template files' paths make the campaign; how mail leaves
+    (the provider, a fallback), the subject and sender options and edits to the templates'
+    text do not, so switching providers or fixing a typo never sends the campaign again to
+    people who had it. A user who means a new campaign passes ``--campaign NAME``.
+    """
     if options.campaign:
         return options.campaign
+    return _campaign_digest(options, [])
+
+
+def legacy_campaign_id(options: SendOptions, providers: Sequence[str]) -> str:
+    """The name TierII 0.1 gave the same campaign (it also hashed the subject and providers):
+    a campaign begun before the upgrade resumes under it instead of starting over."""
+    return _campaign_digest(options, [options.subject or "", ",".join(providers)])
+
+
+def _campaign_digest(options: SendOptions, extra: list[str]) -> str:
     parts = [
         str(Path(options.contacts).resolve()) if Path(options.contacts).exists() else options.contacts,
         str(options.template.resolve()),
         str(options.html.resolve()) if options.html else "",
-        options.subject or "",
-        ",".join(providers),
+        *extra,
     ]
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
     return f"{Path(options.template).stem}-{digest}"
@@ -148,12 +168,23 @@ class Campaign:
         if need_provider:
             self.slots = [self._slot(p) for p in self._select_providers()]
         self.provider_names = tuple(slot.name for slot in self.slots)
-        self.campaign = campaign_id(self.options, self.provider_names)
         self._check_opening_messages()
         if not self.options.dry_run and need_provider:
             self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
         elif (self.core.state_dir / "journal.sqlite3").exists():
             self.journal = SqliteJournal(self.core.state_dir, read_only=True)
+        self.campaign = self._campaign_name()
+
+    def _campaign_name(self) -> str:
+        name = campaign_id(self.options)
+        if self.options.campaign or self.journal is None:
+            return name
+        known = set(self.journal.campaigns())
+        legacy = legacy_campaign_id(self.options, self.provider_names)
+        if name not in known and legacy in known:
+            log.info("campaign.resumed_by_old_name", campaign=legacy)
+            return legacy
+        return name
 
     def _select_rules(self) -> list[ComplianceRule]:
         """Always-on rules (marketing ones unless transactional) plus the packs named in --rules."""
@@ -176,21 +207,31 @@ class Campaign:
         return rules
 
     def _check_opening_messages(self, how_many: int = 1, look_at: int = 50) -> None:
-        """Render the first messages and run the message rules on them: a template that breaks
-        a rule is refused here, before anything is sent (exit 2)."""
+        """Build the first messages as they will leave and run the message rules on them.
+
+        What is wrong for everyone is refused here, before anything is sent (exit 2): a
+        template variable that no column and no setting provides, a From or Reply-To that
+        cannot parse, a header the providers cannot carry, a template a rule refuses.
+        """
         checked = 0
+        unbuildable: tuple[ComposeError, str] | None = None
         for record in itertools.islice(iter(self.source), look_at):
             if isinstance(record, Rejected) or self._excluded(record) is not None:
                 continue
             try:
                 message = self.composer.compose(record)
             except ComposeError as exc:
-                if exc.variable in self.composer.unset_vars:
-                    raise ConfigurationError(
-                        f"template {self.options.template} uses {{{{{exc.variable}}}}}, but "
-                        f"TIERII_{exc.variable.upper()} is not set"
-                    ) from None
+                self._refuse_unprovided_variable(exc, record)
+                if exc.variable is None and unbuildable is None:
+                    unbuildable = (exc, record.origin)
                 continue
+            try:
+                message.as_bytes()
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"the message for {record.origin} cannot be sent as built: {exc} "
+                    f"(template {self.options.template})"
+                ) from None
             broken = self._broken_rule(message)
             if broken is not None:
                 rule, reason = broken
@@ -202,6 +243,30 @@ class Campaign:
             checked += 1
             if checked >= how_many:
                 return
+        if checked == 0 and unbuildable is not None:
+            exc, origin = unbuildable
+            raise ConfigurationError(f"template {self.options.template}: {exc} (first at {origin})")
+
+    def _refuse_unprovided_variable(self, exc: ComposeError, contact: Contact) -> None:
+        """A variable the settings leave empty, or that no column of the source has, is the
+        template's problem (exit 2), not each contact's."""
+        if exc.variable is None:
+            return
+        name = exc.variable.split(".")[0]
+        if name in self.composer.unset_vars:
+            raise ConfigurationError(
+                f"template {self.options.template} uses {{{{{exc.variable}}}}}, but "
+                f"TIERII_{name.upper()} is not set"
+            )
+        if name in contact.fields:
+            return  # a column this contact has no value in: the contact's own gap
+        columns = sorted(contact.fields)
+        close = difflib.get_close_matches(name, columns, n=1)
+        hint = f"; did you mean {{{{{close[0]}}}}}?" if close else ""
+        raise ConfigurationError(
+            f"template {self.options.template} uses {{{{{exc.variable}}}}}, but no column of "
+            f"{self.options.contacts} and no setting provides it (columns: {', '.join(columns)}){hint}"
+        )
 
     def _broken_rule(self, message: Message) -> tuple[str, str] | None:
         """The first message rule the message breaks, and why."""
@@ -286,7 +351,12 @@ class Campaign:
     def _prepare(self, record: Contact | Rejected, suppressed: bool = False) -> Prepared:
         """Exclude, render and check one record; the outcome when it will not be sent."""
         if isinstance(record, Rejected):
-            outcome = Outcome(record.email or "", Status.EXCLUDED, reason=record.reason)
+            if record.is_repeat:
+                outcome = Outcome(record.email or "", Status.EXCLUDED, reason=record.reason)
+            else:  # unreadable, or no valid address: a recipient who did not get the campaign
+                outcome = Outcome(
+                    record.email or "", Status.FAILED, reason=record.reason, kind=ErrorKind.PERMANENT
+                )
             return Prepared(outcome=outcome, origin=record.origin)
         excluded = "suppressed" if suppressed else self._excluded(record)
         if excluded is not None:
@@ -296,11 +366,11 @@ class Campaign:
         try:
             message = self.composer.compose(record)
         except ComposeError as exc:
-            outcome = Outcome(record.email, Status.FAILED, reason=str(exc), kind=ErrorKind.PERMANENT)
+            outcome = Outcome(record.email, Status.FAILED, reason=str(exc), kind=ErrorKind.MESSAGE)
             return Prepared(outcome=outcome, origin=record.origin)
         broken = self._broken_rule(message)
         if broken is not None:
-            outcome = Outcome(record.email, Status.FAILED, reason=": ".join(broken), kind=ErrorKind.PERMANENT)
+            outcome = Outcome(record.email, Status.FAILED, reason=": ".join(broken), kind=ErrorKind.MESSAGE)
             return Prepared(outcome=outcome, origin=record.origin)
         return Prepared(message=message, origin=record.origin)
 
@@ -311,18 +381,19 @@ class Campaign:
         """Batches of records, minus those the journal says are done."""
         records = self._records()
         while batch := list(itertools.islice(records, self.batch_size)):
-            keys = [key_of(r.email or "", r.origin) for r in batch]
-            states = self.journal.states(self.campaign, keys) if self.journal else {}
+            keys = [_record_key(r) for r in batch]
+            known = self.journal.entries(self.campaign, keys) if self.journal else {}
             suppressed = self.suppressions.suppressed([r.email for r in batch if isinstance(r, Contact)])
             messages, decided, skipped, unknown = [], [], 0, []
             for record, key in zip(batch, keys, strict=True):
-                state = states.get(key)
-                if state in (Status.SENT, Status.EXCLUDED) or (
-                    state is Status.FAILED and not self.options.retry_failed
+                entry = known.get(key)
+                if entry is not None and (
+                    entry.status in (Status.SENT, Status.EXCLUDED)
+                    or (entry.final_failure and not self.options.retry_failed)
                 ):
                     skipped += 1
                     continue
-                if state is Status.UNKNOWN and not self.options.retry_unknown:
+                if entry is not None and entry.status is Status.UNKNOWN and not self.options.retry_unknown:
                     unknown.append(
                         Outcome(
                             record.email or "",
@@ -335,7 +406,7 @@ class Campaign:
                 if prepared.message is not None:
                     messages.append(prepared.message)
                 else:
-                    decided.append((prepared.origin, prepared.outcome))
+                    decided.append((key, prepared.origin, prepared.outcome))
             yield Chunk(messages, decided, skipped, unknown)
 
     # -- the run ------------------------------------------------------------------------------
@@ -376,8 +447,13 @@ class Campaign:
                 "run.started", campaign=run.campaign, provider=",".join(run.providers), dry_run=run.dry_run
             )
             started = time.monotonic()
+            # Ctrl-C lets the batches in flight finish; a provider stuck on a silent server is
+            # unblocked after a few seconds, so the run ends promptly (in flight -> unknown)
+            interrupter = threading.Timer(INTERRUPT_AFTER, self._interrupt_providers)
+            interrupter.daemon = True
+            resources.callback(interrupter.cancel)
             try:
-                with _stop_on_signals(stop):
+                with _stop_on_signals(stop, on_first=interrupter.start):
                     if self.options.dry_run:
                         self._dry_run(run, tally)
                     elif not tally.stopped:
@@ -406,6 +482,14 @@ class Campaign:
             return "; ".join(f"{s.name}: {s.dead}" for s in self.slots)
         return None
 
+    def _interrupt_providers(self) -> None:
+        for slot in self.slots:
+            log.warning("provider.interrupting", provider=slot.name, after=INTERRUPT_AFTER)
+            try:
+                slot.provider.interrupt()
+            except Exception as exc:  # a provider's bug must not keep the run from ending
+                log.error("provider.interrupt_failed", provider=slot.name, reason=str(exc))
+
     def _dry_run(self, run: RunInfo, tally: _Tally) -> None:
         for chunk in self.chunks():
             outcomes = [Outcome(m.contact.email, Status.PENDING) for m in chunk.messages]
@@ -413,7 +497,7 @@ class Campaign:
 
     def _send(self, run: RunInfo, tally: _Tally, stop: threading.Event) -> None:
         assert self.journal is not None
-        breaker = CircuitBreaker(CIRCUIT_BREAKER_THRESHOLD)
+        breaker = CircuitBreaker(CIRCUIT_BREAKER_THRESHOLD, min_seconds=BREAKER_MIN_SECONDS)
         delivery = Delivery(
             self.slots,
             campaign=run.campaign,
@@ -453,9 +537,7 @@ class Campaign:
         with ThreadPoolExecutor(self.core.concurrency, thread_name_prefix="tierii-send") as pool:
             for chunk in self.chunks():
                 if chunk.decided:
-                    self.journal.record(
-                        run.campaign, [(key_of(o.email, origin), origin, o) for origin, o in chunk.decided]
-                    )
+                    self.journal.record(run.campaign, chunk.decided)
                 if stop.is_set():
                     break
                 if not chunk.messages:
@@ -477,19 +559,19 @@ class Campaign:
             raise failure
 
     def _finish_chunk(self, run: RunInfo, tally: _Tally, chunk: Chunk, outcomes: Sequence[Outcome]) -> None:
-        for origin, outcome in chunk.decided:
+        for _, origin, outcome in chunk.decided:
             _log_outcome(outcome, origin)
         origins = {m.contact.email: m.contact.origin for m in chunk.messages}
         for outcome in outcomes:
             _log_outcome(outcome, origins.get(outcome.email, ""))
-        everything = [o for _, o in chunk.decided] + list(outcomes) + chunk.unknown
+        everything = [o for _, _, o in chunk.decided] + list(outcomes) + chunk.unknown
         tally.skipped += chunk.skipped
         tally.add(everything)
         notify(self.pm, "tierii_batch_finished", run=run, outcomes=everything)
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stop_on_signals(stop: threading.Event, on_first: Callable[[], None] = lambda: None) -> Iterator[None]:
     """First Ctrl-C/SIGTERM: finish the batches in flight, record them, exit 3. Second: exit now.
 
     Exiting at once is safe: each journal transaction is atomic, and whatever was handed to
@@ -503,6 +585,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
         if stop.is_set():
             os._exit(3)
         stop.set()
+        on_first()
         log.warning("run.stopping", signal=signal.Signals(signum).name, hint="again to exit at once")
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -566,6 +649,14 @@ def _summary_fields(summary: RunSummary) -> dict[str, Any]:
     data = summary.as_dict()
     data.pop("failures")
     return data
+
+
+def _record_key(record: Contact | Rejected) -> str:
+    """A contact is keyed by its address; a rejected record by its origin, so that a repeated
+    address never writes over the record of the first one."""
+    if isinstance(record, Rejected):
+        return key_of("", record.origin)
+    return key_of(record.email)
 
 
 def _capped(estimate: int | None, limit: int | None) -> int | None:

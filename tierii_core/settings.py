@@ -142,12 +142,12 @@ class CoreSettings:
     state_dir: Path = field(default=Path(".tierii"), metadata={"help": "Where the journal lives."})
     transactional: bool = field(default=False, metadata={"help": "Transactional mail: marketing rules off."})
     max_attempts: int = field(
-        default=5,
+        default=8,
         validator=attrs.validators.ge(1),
         metadata={"help": "Attempts per recipient for transient errors.", "form": "a whole number >= 1"},
     )
     retry_delay: float = field(
-        default=0.5,
+        default=1.0,
         validator=attrs.validators.ge(0),
         metadata={
             "help": "Base of the exponential backoff between attempts, in seconds.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from tierii_core.errors import ConfigurationError
 from tierii_core.models import Secret
@@ -32,7 +32,7 @@ class UnsubscribeLinks:
                 "TIERII_UNSUBSCRIBE_SECRET: expected a random secret of at least 16 characters "
                 "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
-        self.base_url = base_url
+        self.base_url = _ascii_url(base_url)
         self.path = parts.path or "/"
         self._key = secret.reveal().encode("utf-8")
         self.mailto = mailto
@@ -70,6 +70,32 @@ class UnsubscribeLinks:
         if self.mailto:
             value += f", <mailto:{self.mailto}?subject=unsubscribe>"
         return (("List-Unsubscribe", value), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+
+
+def _ascii_url(url: str) -> str:
+    """The URL as every header and every provider can carry it: an internationalised host in
+    its IDNA form, other non-ASCII characters percent-encoded (the same link to a browser)."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    host, _, port = parts.netloc.rpartition("@")[2].partition(":")
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ConfigurationError(
+            f"TIERII_UNSUBSCRIBE_URL={url!r}: the host {host!r} is not a valid name: {exc}"
+        ) from None
+    netloc = ascii_host + (f":{port}" if port else "")
+    safe = "/%:@!$&'()*+,;=-._~"
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            quote(parts.path, safe=safe),
+            quote(parts.query, safe=safe + "?"),
+            parts.fragment,
+        )
+    )
 
 
 def _b64(data: bytes) -> str:

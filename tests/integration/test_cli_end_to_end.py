@@ -98,22 +98,26 @@ def test_a_contact_missing_a_variable_fails_alone(
     assert code == 1
     delivered = {m["To"].addresses[0].addr_spec for m in outbox_messages(clean_environment / "outbox")}
     assert delivered == {"a@example.com", "b@example.com"}  # an empty value is a value
-    assert "failed: 1" in out and "excluded: 1" in out
+    # the unreadable row is a recipient who did not get it: a failure, not an exclusion
+    assert "failed: 2" in out and "excluded: 0" in out
     assert "c@example.com: no value for template variable 'city'" in out
     assert "people.csv:5" in err and "5 fields where the header has 4" in err
 
 
-def test_missing_template_variable_fails_that_contact_with_its_name(
+def test_a_misspelt_template_variable_is_refused_before_sending_and_the_fix_sends_all(
     tmp_path: Path, clean_environment: Path
 ) -> None:
     people = tmp_path / "people.csv"
-    people.write_text("email,first_name\na@example.com,Ana\nb@example.com,\n")
+    people.write_text("email,first_name\na@example.com,Ana\nb@example.com,Ben\n")
     template = tmp_path / "t.mustache"
     template.write_text("Subject: Hi {{first_name}}\nFrom: s@example.com\n\n{{first_nmae}}\n")
+    code, out, err = run("send", str(people), "-t", str(template), "--transactional")
+    assert code == 2
+    assert "{{first_nmae}}" in err and "did you mean {{first_name}}" in err
+    assert not (clean_environment / "outbox").exists()
+    template.write_text("Subject: Hi {{first_name}}\nFrom: s@example.com\n\n{{first_name}}\n")
     code, out, _ = run("send", str(people), "-t", str(template), "--transactional")
-    assert code == 1
-    assert "no value for template variable 'first_nmae'" in out
-    assert not list((clean_environment / "outbox" / "new").iterdir())
+    assert code == 0 and "sent: 2" in out
 
 
 def test_preview_prints_rendered_messages_and_sends_nothing(examples: Path, clean_environment: Path) -> None:

@@ -49,7 +49,7 @@ def test_killed_runs_resume_without_duplicates_or_losses(tmp_path: Path, seed: i
     rng = random.Random(seed)
     contacts = tmp_path / "contacts.csv"
     rows = [f"u{i}@example.com,U{i}" for i in range(CONTACTS)]
-    rows[7] = "not-an-address,Broken"  # excluded, with a reason
+    rows[7] = "not-an-address,Broken"  # failed (no valid address), with a reason
     contacts.write_text("email,name\n" + "\n".join(rows) + "\n")
     template = tmp_path / "t.mustache"
     template.write_text("Subject: Hello {{name}}\nFrom: shop@example.com\n\nHi {{name}}\n")
@@ -99,7 +99,7 @@ def test_killed_runs_resume_without_duplicates_or_losses(tmp_path: Path, seed: i
     lost = {e for e in expected if states.get(e) not in ("sent", "unknown")}
     assert lost == set()
     assert {e for e, s in states.items() if s == "sent"} <= set(counts)
-    assert report["counts"]["excluded"] == 1 and report["counts"]["pending"] == 0
+    assert report["counts"]["failed"] == 1 and report["counts"]["pending"] == 0
 
 
 @pytest.mark.slow

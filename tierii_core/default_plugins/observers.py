@@ -99,7 +99,9 @@ def print_summary(summary: RunSummary) -> None:
         out.write(f"dry run: {summary.rendered} would be sent (nothing was sent)\n")
     else:
         out.write(f"sent: {summary.sent}\n")
-    out.write(f"failed: {summary.failed}\n")
+    retried = sum(1 for f in summary.failures if f.kind is not None and not f.kind.is_final)
+    again = f" ({retried} not the recipient's fault: the next run tries them again)" if retried else ""
+    out.write(f"failed: {summary.failed}{again}\n")
     if summary.unknown:
         out.write(f"unknown: {summary.unknown} (may have been delivered; not resent)\n")
     if summary.pending:
@@ -109,7 +111,10 @@ def print_summary(summary: RunSummary) -> None:
         out.write(f"  {reason}: {count}\n")
     out.write(f"rules checked: {', '.join(summary.rules) or 'none'}\n")
     if summary.skipped:
-        out.write(f"already done in an earlier run: {summary.skipped}\n")
+        out.write(
+            f"already done in an earlier run: {summary.skipped} (same campaign {summary.campaign}; "
+            "to send it again as a new campaign, pass --campaign NAME)\n"
+        )
     out.write(f"emails/min: {summary.emails_per_minute:.0f}\n")
     out.write(f"error rate: {summary.error_rate:.1%}\n")
     out.write(f"duration: {summary.duration:.2f}s\n")

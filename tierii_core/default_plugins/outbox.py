@@ -47,7 +47,11 @@ class Outbox(DeliveryProvider):
     def send(self, messages: Sequence[Message]) -> list[Outcome]:
         outcomes = []
         for message in messages:
-            data = message.as_bytes()
+            try:
+                data = message.as_bytes()
+            except ValueError as exc:  # this message cannot be written as built: its outcome alone
+                outcomes.append(Outcome.unsendable(message, self.name, f"cannot be written: {exc}"))
+                continue
             try:
                 with self._lock:  # mailbox.Maildir is not thread-safe
                     key = self._maildir.add(data)

@@ -65,6 +65,8 @@ class ScriptedServer:
     - ``refuse_data``: address -> reply to the end of its message (the message is not kept)
     - ``drop_in_data_once``: 354, then the connection is reset before the message ends
     - ``drop_after_data_once``: the whole message is taken, then closed without a reply
+    - ``stall_after_data``: every message is taken and never answered (a server that hangs);
+      ``stalled`` is set when the first one is in
     """
 
     def __init__(
@@ -91,6 +93,8 @@ class ScriptedServer:
         self.refuse_data: dict[str, str] = {}
         self.drop_in_data_once: set[str] = set()
         self.drop_after_data_once: set[str] = set()
+        self.stall_after_data = False
+        self.stalled = threading.Event()
         self.messages: list[Received] = []
         self.connections = 0
         self.auth_attempts: list[tuple[str, str]] = []
@@ -281,6 +285,9 @@ class _Handler:
         if any(scripted._take(scripted.drop_after_data_once, r) for r in envelope.rcpt_tos):
             server.transport.abort()  # taken, but the client never hears so
             await asyncio.Event().wait()  # cancelled as the connection goes
+        if scripted.stall_after_data:
+            scripted.stalled.set()
+            await asyncio.Event().wait()  # never answers; cancelled as the connection goes
         return f"250 2.0.0 Ok: queued as Q{len(scripted.messages):05d}"
 
 

@@ -53,6 +53,11 @@ class SessionPool:
             return [run(slices[0])]
         return list(self._threads.map(run, slices))
 
+    def abort(self) -> None:
+        """From another thread: unblock every session waiting on the network."""
+        for session in self._sessions:
+            session.abort()
+
     def close(self) -> None:
         """Wait for running jobs, then QUIT every connection."""
         self._threads.shutdown(wait=True)

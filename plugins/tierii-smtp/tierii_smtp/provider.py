@@ -43,6 +43,7 @@ class SmtpProvider(DeliveryProvider):
         super().__init__(settings, credentials)
         self._pool: SessionPool | None = None
         self._stopped: FatalProviderError | None = None
+        self._interrupted = False
 
     @classmethod
     def is_configured(cls, settings: SmtpSettings) -> bool:
@@ -66,6 +67,7 @@ class SmtpProvider(DeliveryProvider):
 
         self._pool = SessionPool(make_session, settings.connections)
         self._stopped = None
+        self._interrupted = False
         if settings.insecure_skip_verify and settings.security != "none":
             log.warning("smtp.certificate_not_verified", server=settings.where, setting=tls.OPT_OUT)
         if settings.security == "none" and self.credentials and self.credentials.username:
@@ -86,6 +88,14 @@ class SmtpProvider(DeliveryProvider):
             connections=settings.connections,
             user=self.credentials.username if self.credentials else None,
         )
+
+    def interrupt(self) -> None:
+        """Unblock every connection now: the message in flight becomes unknown (if its data
+        went out) or transient, the rest of each slice is not sent."""
+        self._interrupted = True
+        pool = self._pool
+        if pool is not None:
+            pool.abort()
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -109,9 +119,11 @@ class SmtpProvider(DeliveryProvider):
 
     def _deliver_slice(self, session: Session, messages: Sequence[Message]) -> _SliceResult:
         from tierii_smtp.session import Failure, SetupFailed
-        from tierii_smtp.transaction import deliver_all
+        from tierii_smtp.transaction import ServerStalled, deliver_all
 
         outcomes: list[Outcome] = []
+        if self._interrupted:
+            return _SliceResult(_not_sent(messages, INTERRUPTED))
         session.refresh()
         try:
             with closing(deliver_all(session, messages)) as delivering:
@@ -120,6 +132,12 @@ class SmtpProvider(DeliveryProvider):
                     if self._stopped is not None:  # another slice hit a fatal error
                         rest = messages[len(outcomes) :]
                         return _SliceResult(outcomes + _not_sent(rest, str(self._stopped)))
+                    if self._interrupted:
+                        return _SliceResult(outcomes + _not_sent(messages[len(outcomes) :], INTERRUPTED))
+        except ServerStalled as exc:
+            log.warning("smtp.stalled", server=self.settings.where, reason=str(exc))
+            reason = f"{self.settings.where} stopped answering ({exc})"
+            return _SliceResult(outcomes + _not_sent(messages[len(outcomes) :], reason))
         except SetupFailed as exc:
             rest = _not_sent(messages[len(outcomes) :], str(exc))
             if exc.failure is Failure.FATAL:
@@ -138,6 +156,9 @@ class SmtpProvider(DeliveryProvider):
         from tierii_smtp.check import check_steps
 
         yield from check_steps(self.settings, self.credentials)
+
+
+INTERRUPTED = "the run was interrupted"
 
 
 def _not_sent(messages: Sequence[Message], reason: str) -> list[Outcome]:

@@ -3,6 +3,7 @@ and the raw reads and writes that :mod:`tierii_smtp.transaction` builds mail tra
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import select
@@ -38,6 +39,11 @@ class SetupFailed(Exception):
 
 class ConnectionLost(Exception):
     """The connection broke (closed, reset, timed out, garbled) during a transaction."""
+
+    def __init__(self, reason: str, *, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        #: the server stopped answering: the next message on a new connection would wait as long
+        self.timed_out = timed_out
 
 
 _UNREACHABLE = (ConnectionRefusedError, socket.gaierror, TimeoutError, socket.timeout)
@@ -202,6 +208,15 @@ class Session:
             conn.close()
             return None
 
+    def abort(self) -> None:
+        """From another thread: shut the socket down so that a read or write blocked on it
+        returns at once (the run is being interrupted). Never raises."""
+        conn = self.conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def drop(self) -> None:
         """Close without a word (after an error): the next message reconnects."""
         conn, self.conn = self.conn, None
@@ -250,14 +265,14 @@ class Session:
         try:
             conn.sock.sendall(data)  # type: ignore[union-attr]
         except OSError as exc:
-            raise ConnectionLost(_why(exc)) from None
+            raise ConnectionLost(_why(exc), timed_out=_timed_out(exc)) from None
 
     def read(self) -> Reply:
         conn = self._conn()
         try:
             code, text = conn.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            raise ConnectionLost(_why(exc)) from None
+            raise ConnectionLost(_why(exc), timed_out=_timed_out(exc)) from None
         if code < 0:
             raise ConnectionLost(f"unreadable reply {text[:80]!r}")
         return Reply.parse(code, text)
@@ -266,6 +281,15 @@ class Session:
         if self.conn is None:
             raise ConnectionLost("not connected")
         return self.conn
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    """A timeout, also behind the SMTPServerDisconnected that smtplib raises for one."""
+    while exc is not None:
+        if isinstance(exc, (TimeoutError, socket.timeout)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _why(exc: BaseException) -> str:

@@ -26,6 +26,11 @@ from tierii_smtp.settings import NAME
 STAGES = (("MAIL FROM", 2), ("RCPT TO", 2), ("DATA", 3))
 
 
+class ServerStalled(Exception):
+    """The server stopped answering mid-transaction: the rest of the slice is not tried
+    (each message would wait a whole timeout); the core retries it with backoff."""
+
+
 @frozen
 class _Ready:
     """A message's bytes on the wire: envelope commands and DATA payload."""
@@ -37,9 +42,9 @@ class _Ready:
 
 
 def deliver_all(session: Session, messages: Sequence[Message]) -> Iterator[Outcome]:
-    """One outcome per message, in order. Raises SetupFailed when (re)connecting fails and
-    FatalProviderError when the server wants authentication it did not get; the messages
-    without an outcome then were not sent."""
+    """One outcome per message, in order. Raises SetupFailed when (re)connecting fails,
+    FatalProviderError when the server wants authentication it did not get, and ServerStalled
+    after a message whose reply timed out; the messages without an outcome then were not sent."""
     announced = False  # this message's envelope went out with the previous message's content
     upcoming: _Ready | Outcome | None = None
     try:
@@ -63,6 +68,7 @@ def deliver_all(session: Session, messages: Sequence[Message]) -> Iterator[Outco
                 session.drop()
                 announced = False
                 yield Outcome.transient(message, NAME, f"{_lost(session)} before the message was sent: {exc}")
+                _stop_if_stalled(exc)
                 continue
             if refusal is not None:
                 announced = False
@@ -79,6 +85,7 @@ def deliver_all(session: Session, messages: Sequence[Message]) -> Iterator[Outco
                 session.drop()
                 announced = False
                 yield Outcome.transient(message, NAME, f"{_lost(session)} while sending the message: {exc}")
+                _stop_if_stalled(exc)
                 continue
             try:
                 reply = session.read()
@@ -91,6 +98,7 @@ def deliver_all(session: Session, messages: Sequence[Message]) -> Iterator[Outco
                     f"{_lost(session)} after the whole message was sent, before the server answered ({exc}): "
                     "it may have been accepted",
                 )
+                _stop_if_stalled(exc)
                 continue
             outcome = Outcome.sent(message, NAME, queue_id(reply)) if reply.positive else None
             if outcome is None:
@@ -103,6 +111,11 @@ def deliver_all(session: Session, messages: Sequence[Message]) -> Iterator[Outco
             session.drop()
 
 
+def _stop_if_stalled(exc: ConnectionLost) -> None:
+    if exc.timed_out:
+        raise ServerStalled(str(exc))
+
+
 def _ready(message: Message) -> _Ready | Outcome:
     try:
         return _Ready(
@@ -111,8 +124,8 @@ def _ready(message: Message) -> _Ready | Outcome:
             wire.address(message.contact.email, "recipient"),
             wire.payload(message.as_bytes()),
         )
-    except (ValueError, UnicodeError) as exc:
-        return Outcome.permanent(message, NAME, f"cannot be sent over SMTP: {exc}")
+    except (ValueError, UnicodeError) as exc:  # the message as built, not the recipient
+        return Outcome.unsendable(message, NAME, f"cannot be sent over SMTP: {exc}")
 
 
 def _too_big(session: Session, item: _Ready) -> Outcome | None:
