@@ -46,7 +46,7 @@ class NoJournal:
     def open_campaign(self, campaign, source, template, providers):
         return 0
 
-    def states(self, campaign, keys):
+    def entries(self, campaign, keys):
         return {}
 
     def claim(self, campaign, items):

@@ -102,10 +102,10 @@ def check(provider_name: str | None) -> None:
     if problems:
         raise ConfigurationError("settings are invalid (see above)")
 
-    from tierii_core.runner import Campaign, SendOptions
+    from tierii_core.assembly import Assembly
 
-    campaign = Campaign(pm, reader, SendOptions(contacts="", template=Path()))
-    provider = campaign.provider(campaign.core.provider.split(",")[0].strip() or "auto")
+    core = reader.load(CoreSettings)
+    provider = Assembly(pm, reader, core).provider(core.provider.split(",")[0].strip() or "auto")
     click.echo(f"[check: provider {provider.name}]")
     ok = True
     for step in provider.check():
@@ -199,7 +199,7 @@ def _readable(message: Any) -> str:
 @cli.command()
 @_message_options
 @click.option("--provider", help="Provider name, or 'auto' (default: TIERII_PROVIDER).")
-@click.option("--campaign", help="Campaign name (default: derived from source, template, subject, provider).")
+@click.option("--campaign", help="Campaign name (default: derived from the contacts and the template files).")
 @click.option("--dry-run", is_flag=True, help="Render and check every message; send nothing.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after N contacts.")
 @click.option("--rate", help="Maximum rate, N/s or N/min.")

@@ -1,44 +1,43 @@
-"""The campaign loop: stream -> journal says done? skip -> render -> batch -> deliver -> record -> notify.
+"""A campaign's run: assemble -> check the opening messages -> stream -> decide each record ->
+deliver in batches -> record -> notify.
 
 Everything that can be wrong with the configuration is found in :meth:`Campaign.prepare`,
 before the first message leaves. After that, a recipient's problem is an :class:`Outcome`
 and the run goes on; only a stop (every provider failed fatally, the circuit breaker opened,
 Ctrl-C or SIGTERM, the journal cannot be written) ends it early, with exit 3, safe to re-run.
+
+The pieces: :mod:`~tierii_core.assembly` builds the components, :mod:`~tierii_core.decisions`
+decides each record, :mod:`~tierii_core.delivery` delivers one batch, :mod:`~tierii_core.pump`
+keeps the workers busy, :mod:`~tierii_core.tally` counts.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
-import hashlib
 import itertools
-import os
-import signal
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
 
-import attrs
-from attrs import define, frozen
-
-from tierii_core.components import ComplianceRule, ContactSource, DeliveryProvider
-from tierii_core.compose import ComposeError, Composer, parse_address
-from tierii_core.delivery import BatchStopped, CircuitBreaker, Delivery, ProviderSlot
+from tierii_core.assembly import Assembly
+from tierii_core.components import ContactSource, DeliveryProvider
+from tierii_core.decisions import Decider, Decision
+from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
-from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of, reason_group
+from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of
 from tierii_core.logs import get_logger
-from tierii_core.models import Contact, ErrorKind, Message, Outcome, Rejected, RunInfo, RunSummary, Status
+from tierii_core.models import Contact, Outcome, Rejected, RunInfo, RunSummary, Status
 from tierii_core.observe import notify
-from tierii_core.plugins import PluginManager, Registry
-from tierii_core.ratelimit import TokenBucket, parse_rate
+from tierii_core.options import SendOptions, campaign_id, legacy_campaign_id
+from tierii_core.plugins import PluginManager
+from tierii_core.pump import Batch, pump, stop_on_signals
+from tierii_core.ratelimit import TokenBucket
 from tierii_core.settings import CoreSettings, SettingsReader
 from tierii_core.suppression import SuppressionList
-from tierii_core.unsubscribe import UnsubscribeLinks
+from tierii_core.tally import Tally, log_outcome, summary_fields
+
+__all__ = ["Campaign", "SendOptions", "campaign_id", "legacy_campaign_id"]
 
 log = get_logger()
 
@@ -47,71 +46,8 @@ CIRCUIT_BREAKER_THRESHOLD = 50
 BREAKER_MIN_SECONDS = 60.0
 #: seconds after the first Ctrl-C before providers still sending are interrupted
 INTERRUPT_AFTER = 3.0
-
-
-@frozen
-class SendOptions:
-    """What one ``tierii send``/``preview`` asks for (command-line options, already parsed)."""
-
-    contacts: str
-    template: Path
-    html: Path | None = None
-    subject: str | None = None
-    sender: str | None = None
-    campaign: str | None = None
-    dry_run: bool = False
-    limit: int | None = None
-    retry_failed: bool = False
-    retry_unknown: bool = False
-
-
-@frozen
-class Prepared:
-    """A message to deliver, or the outcome already decided for a record (excluded, failed)."""
-
-    message: Message | None = None
-    outcome: Outcome | None = None
-    origin: str = ""
-
-
-@frozen
-class Chunk:
-    """One batch's worth of records: messages to deliver and outcomes decided without a provider."""
-
-    messages: list[Message]
-    decided: list[tuple[str, str, Outcome]]  # (journal key, origin, outcome)
-    skipped: int = 0
-    unknown: list[Outcome] = attrs.Factory(list)
-
-
-def campaign_id(options: SendOptions) -> str:
-    """A stable name for a campaign: which contacts get which template.
-
-    The contacts' location and the template files' paths make the campaign; how mail leaves
-    (the provider, a fallback), the subject and sender options and edits to the templates'
-    text do not, so switching providers or fixing a typo never sends the campaign again to
-    people who had it. A user who means a new campaign passes ``--campaign NAME``.
-    """
-    if options.campaign:
-        return options.campaign
-    return _campaign_digest(options, [])
-
-
-def legacy_campaign_id(options: SendOptions, providers: Sequence[str]) -> str:
-    """The name TierII 0.1 gave the same campaign (it also hashed the subject and providers):
-    a campaign begun before the upgrade resumes under it instead of starting over."""
-    return _campaign_digest(options, [options.subject or "", ",".join(providers)])
-
-
-def _campaign_digest(options: SendOptions, extra: list[str]) -> str:
-    parts = [
-        str(Path(options.contacts).resolve()) if Path(options.contacts).exists() else options.contacts,
-        str(options.template.resolve()),
-        str(options.html.resolve()) if options.html else "",
-        *extra,
-    ]
-    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
-    return f"{Path(options.template).stem}-{digest}"
+#: records the opening check may read to find a message to build (kept, then sent in order)
+OPENING_LOOK_AT = 50
 
 
 class Campaign:
@@ -125,50 +61,29 @@ class Campaign:
         core: CoreSettings | None = None,
     ) -> None:
         self.pm = pm
-        self.registry = Registry(pm)
         self.reader = reader
         self.options = options
         self.core = core or reader.load(CoreSettings)
+        self.assembly = Assembly(pm, reader, self.core)
         self.journal: Journal | None = None
+        self.slots: list[ProviderSlot] = []
 
     # -- preparation: every configuration error surfaces here -------------------------------
 
     def prepare(self, *, need_provider: bool = True) -> None:
-        source_cls = self.registry.claiming("source", self.options.contacts)
-        self.source: ContactSource = source_cls(self.options.contacts, self._settings_of(source_cls))
-        self.source.validate()
-        engine_cls = self.registry.claiming("engine", str(self.options.template))
-        engine = engine_cls(self._settings_of(engine_cls))
-        links = None
-        if self.core.unsubscribe_url:
-            links = UnsubscribeLinks(
-                self.core.unsubscribe_url, self.core.unsubscribe_secret, self.core.unsubscribe_mailto
-            )
-        self.composer = Composer(
-            self.options.template,
-            engine,
-            html_path=self.options.html,
-            subject=self.options.subject,
-            sender=self.options.sender,
-            default_sender=self._default_sender(),
-            campaign_vars={
-                "sender_address": self.core.sender_address,
-                "license_number": self.core.license_number,
-            },
-            links=links,
-        )
-        self.rules = self._select_rules()
+        self.source: ContactSource = self.assembly.source(self.options.contacts)
+        self.composer = self.assembly.composer(self.options)
+        self.rules = self.assembly.rules()
+        self.decider = Decider(self.composer, self.rules, self.options)
         self.suppressions = SuppressionList(self.core.state_dir, read_only=True)
-        self.messages_bucket = (
-            TokenBucket.for_messages(parse_rate(self.core.rate_limit, "TIERII_RATE_LIMIT"))
-            if self.core.rate_limit
-            else None
-        )
-        self.slots: list[ProviderSlot] = []
+        self.messages_bucket: TokenBucket | None = self.assembly.message_bucket()
         if need_provider:
-            self.slots = [self._slot(p) for p in self._select_providers()]
+            self.slots = [_slot(p) for p in self.assembly.providers()]
         self.provider_names = tuple(slot.name for slot in self.slots)
-        self._check_opening_messages()
+        # one pass over the source: the records the opening check reads are kept and sent first
+        self._stream: Iterator[Contact | Rejected] = iter(self.source)
+        self._opening = list(itertools.islice(self._stream, OPENING_LOOK_AT))
+        self.decider.check_opening(self._opening)
         if not self.options.dry_run and need_provider:
             self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
         elif (self.core.state_dir / "journal.sqlite3").exists():
@@ -186,144 +101,9 @@ class Campaign:
             return legacy
         return name
 
-    def _select_rules(self) -> list[ComplianceRule]:
-        """Always-on rules (marketing ones unless transactional) plus the packs named in --rules."""
-        wanted = {n.strip() for n in self.core.rules.split(",") if n.strip()}
-        available = {info.name: info.cls for info in self.registry.components("rule")}
-        unknown = wanted - set(available)
-        if unknown:
-            packs = sorted(name for name, cls in available.items() if cls.opt_in)
-            raise ConfigurationError(
-                f"TIERII_RULES / --rules: no rule named {', '.join(sorted(unknown))} "
-                f"(installed packs: {', '.join(packs) or 'none; pip install tierii-cannabis'})"
-            )
-        rules = []
-        for name, cls in available.items():
-            if cls.opt_in and name not in wanted:
-                continue
-            if cls.marketing and self.core.transactional:
-                continue
-            rules.append(cls(self._settings_of(cls), self.core))
-        return rules
-
-    def _check_opening_messages(self, how_many: int = 1, look_at: int = 50) -> None:
-        """Build the first messages as they will leave and run the message rules on them.
-
-        What is wrong for everyone is refused here, before anything is sent (exit 2): a
-        template variable that no column and no setting provides, a From or Reply-To that
-        cannot parse, a header the providers cannot carry, a template a rule refuses.
-        """
-        checked = 0
-        unbuildable: tuple[ComposeError, str] | None = None
-        for record in itertools.islice(iter(self.source), look_at):
-            if isinstance(record, Rejected) or self._excluded(record) is not None:
-                continue
-            try:
-                message = self.composer.compose(record)
-            except ComposeError as exc:
-                self._refuse_unprovided_variable(exc, record)
-                if exc.variable is None and unbuildable is None:
-                    unbuildable = (exc, record.origin)
-                continue
-            try:
-                message.as_bytes()
-            except ValueError as exc:
-                raise ConfigurationError(
-                    f"the message for {record.origin} cannot be sent as built: {exc} "
-                    f"(template {self.options.template})"
-                ) from None
-            broken = self._broken_rule(message)
-            if broken is not None:
-                rule, reason = broken
-                html = f" with {self.options.html}" if self.options.html else ""
-                raise ConfigurationError(
-                    f"rule {rule} refuses template {self.options.template}{html}: {reason} "
-                    f"(first checked on {record.origin})"
-                )
-            checked += 1
-            if checked >= how_many:
-                return
-        if checked == 0 and unbuildable is not None:
-            exc, origin = unbuildable
-            raise ConfigurationError(f"template {self.options.template}: {exc} (first at {origin})")
-
-    def _refuse_unprovided_variable(self, exc: ComposeError, contact: Contact) -> None:
-        """A variable the settings leave empty, or that no column of the source has, is the
-        template's problem (exit 2), not each contact's."""
-        if exc.variable is None:
-            return
-        name = exc.variable.split(".")[0]
-        if name in self.composer.unset_vars:
-            raise ConfigurationError(
-                f"template {self.options.template} uses {{{{{exc.variable}}}}}, but "
-                f"TIERII_{name.upper()} is not set"
-            )
-        if name in contact.fields:
-            return  # a column this contact has no value in: the contact's own gap
-        columns = sorted(contact.fields)
-        close = difflib.get_close_matches(name, columns, n=1)
-        hint = f"; did you mean {{{{{close[0]}}}}}?" if close else ""
-        raise ConfigurationError(
-            f"template {self.options.template} uses {{{{{exc.variable}}}}}, but no column of "
-            f"{self.options.contacts} and no setting provides it (columns: {', '.join(columns)}){hint}"
-        )
-
-    def _broken_rule(self, message: Message) -> tuple[str, str] | None:
-        """The first message rule the message breaks, and why."""
-        for rule in self.rules:
-            reason = rule.check_message(message)
-            if reason is not None:
-                return rule.name, reason
-        return None
-
-    def _excluded(self, contact: Contact) -> str | None:
-        """Why a contact must not get this campaign (a recipient rule), or None."""
-        for rule in self.rules:
-            reason = rule.check_contact(contact)
-            if reason is not None:
-                return f"{rule.name}: {reason}"
-        return None
-
-    def _settings_of(self, cls: type) -> Any:
-        return self.reader.load(cls.Settings, cls.name)
-
-    def _default_sender(self) -> Any:
-        if not self.core.from_email:
-            return None
-        try:
-            return attrs.evolve(
-                parse_address(self.core.from_email, "TIERII_FROM_EMAIL"), name=self.core.from_name
-            )
-        except ValueError as exc:
-            raise ConfigurationError(f"{exc}; expected an address such as shop@example.com") from None
-
-    def _select_providers(self) -> list[DeliveryProvider]:
-        """The provider chain from TIERII_PROVIDER / --provider: names, or ``auto``."""
-        names = [n.strip() for n in self.core.provider.split(",") if n.strip()] or ["auto"]
-        if len(set(names)) != len(names):
-            raise ConfigurationError(f"TIERII_PROVIDER={self.core.provider!r}: a provider is named twice")
-        return [self.provider(name) for name in names]
-
     def provider(self, name: str) -> DeliveryProvider:
         """The provider called ``name`` (or the ``auto`` choice), with its settings and credentials."""
-        if name == "auto":
-            candidates = []
-            for info in self.registry.components("provider"):
-                settings = self._settings_of(info.cls)
-                if info.cls.is_configured(settings):
-                    candidates.append((info.cls.priority, info.name, info.cls, settings))
-            if not candidates:
-                raise ConfigurationError("no provider is configured (and the outbox provider is disabled)")
-            _, name, cls, settings = max(candidates, key=lambda c: (c[0], c[1]))
-        else:
-            cls = self.registry.get("provider", name)
-            settings = self._settings_of(cls)
-        credentials = self.pm.hook.tierii_resolve_credentials(provider=name, settings=settings)
-        return cls(settings, credentials)
-
-    def _slot(self, provider: DeliveryProvider) -> ProviderSlot:
-        limit = getattr(provider, "max_per_minute", None)
-        return ProviderSlot(provider, TokenBucket.for_requests(limit) if limit else None)
+        return self.assembly.provider(name)
 
     @property
     def batch_size(self) -> int:
@@ -336,48 +116,23 @@ class Campaign:
 
     # -- the stream ---------------------------------------------------------------------------
 
-    def prepared(self) -> Iterator[Prepared]:
-        """Each record of the source, rendered or with its outcome decided (for preview)."""
-        for record in self._records():
-            email = "" if isinstance(record, Rejected) else record.email
-            yield self._prepare(record, suppressed=bool(email and self.suppressions.suppressed([email])))
-
     def _records(self) -> Iterator[Contact | Rejected]:
-        records: Iterator[Contact | Rejected] = iter(self.source)
+        """The source's records, read once: the opening check's first, then the rest."""
+        opening, self._opening = self._opening, []
+        records: Iterator[Contact | Rejected] = itertools.chain(opening, self._stream)
         if self.options.limit is not None:
             records = itertools.islice(records, self.options.limit)
         return records
 
-    def _prepare(self, record: Contact | Rejected, suppressed: bool = False) -> Prepared:
-        """Exclude, render and check one record; the outcome when it will not be sent."""
-        if isinstance(record, Rejected):
-            if record.is_repeat:
-                outcome = Outcome(record.email or "", Status.EXCLUDED, reason=record.reason)
-            else:  # unreadable, or no valid address: a recipient who did not get the campaign
-                outcome = Outcome(
-                    record.email or "", Status.FAILED, reason=record.reason, kind=ErrorKind.PERMANENT
-                )
-            return Prepared(outcome=outcome, origin=record.origin)
-        excluded = "suppressed" if suppressed else self._excluded(record)
-        if excluded is not None:
-            return Prepared(
-                outcome=Outcome(record.email, Status.EXCLUDED, reason=excluded), origin=record.origin
+    def preview(self, count: int) -> Iterator[Decision]:
+        """The first ``count`` records, rendered or with their outcome decided."""
+        for record in itertools.islice(self._records(), count):
+            email = "" if isinstance(record, Rejected) else record.email
+            yield self.decider.decide(
+                record, suppressed=bool(email and self.suppressions.suppressed([email]))
             )
-        try:
-            message = self.composer.compose(record)
-        except ComposeError as exc:
-            outcome = Outcome(record.email, Status.FAILED, reason=str(exc), kind=ErrorKind.MESSAGE)
-            return Prepared(outcome=outcome, origin=record.origin)
-        broken = self._broken_rule(message)
-        if broken is not None:
-            outcome = Outcome(record.email, Status.FAILED, reason=": ".join(broken), kind=ErrorKind.MESSAGE)
-            return Prepared(outcome=outcome, origin=record.origin)
-        return Prepared(message=message, origin=record.origin)
 
-    def preview(self, count: int) -> Iterator[Prepared]:
-        return itertools.islice(self.prepared(), count)
-
-    def chunks(self) -> Iterator[Chunk]:
+    def batches(self) -> Iterator[Batch]:
         """Batches of records, minus those the journal says are done."""
         records = self._records()
         while batch := list(itertools.islice(records, self.batch_size)):
@@ -394,20 +149,15 @@ class Campaign:
                     skipped += 1
                     continue
                 if entry is not None and entry.status is Status.UNKNOWN and not self.options.retry_unknown:
-                    unknown.append(
-                        Outcome(
-                            record.email or "",
-                            Status.UNKNOWN,
-                            reason="unknown since an earlier run (--retry-unknown resends)",
-                        )
-                    )
+                    reason = "unknown since an earlier run (--retry-unknown resends)"
+                    unknown.append(Outcome(record.email or "", Status.UNKNOWN, reason=reason))
                     continue
-                prepared = self._prepare(record, suppressed=record.email in suppressed)
-                if prepared.message is not None:
-                    messages.append(prepared.message)
+                decision = self.decider.decide(record, suppressed=record.email in suppressed)
+                if decision.message is not None:
+                    messages.append(decision.message)
                 else:
-                    decided.append((key, prepared.origin, prepared.outcome))
-            yield Chunk(messages, decided, skipped, unknown)
+                    decided.append((key, decision.origin, decision.outcome))
+            yield Batch(messages, decided, skipped, unknown)
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -424,51 +174,59 @@ class Campaign:
 
     def run(self) -> RunSummary:
         run = self.run_info()
-        tally = _Tally(run.campaign, dry_run=run.dry_run, rules=tuple(rule.name for rule in self.rules))
+        tally = Tally(run.campaign, dry_run=run.dry_run, rules=tuple(rule.name for rule in self.rules))
         stop = threading.Event()
         with contextlib.ExitStack() as resources:
+            resources.enter_context(self._interrupting_when_stuck(stop))
+            resources.enter_context(stop_on_signals(stop))
             resources.callback(self.suppressions.close)
             if self.journal is not None:
                 resources.callback(self.journal.close)
-            if not self.options.dry_run:
-                # configuration problems found here (a provider's settings, a campaign another
-                # process is sending) stop the command with exit 2: nothing has been sent
-                tally.stopped = self._open_providers(resources)
-                stale = self.journal.open_campaign(run.campaign, run.source, run.template, run.providers)
-                if stale:
-                    log.warning(
-                        "run.unknown_found",
-                        campaign=run.campaign,
-                        count=stale,
-                        reason="in flight when an earlier run stopped",
-                    )
-            notify(self.pm, "tierii_run_started", run=run)
-            log.info(
-                "run.started", campaign=run.campaign, provider=",".join(run.providers), dry_run=run.dry_run
-            )
             started = time.monotonic()
-            # Ctrl-C lets the batches in flight finish; a provider stuck on a silent server is
-            # unblocked after a few seconds, so the run ends promptly (in flight -> unknown)
-            interrupter = threading.Timer(INTERRUPT_AFTER, self._interrupt_providers)
-            interrupter.daemon = True
-            resources.callback(interrupter.cancel)
             try:
-                with _stop_on_signals(stop, on_first=interrupter.start):
-                    if self.options.dry_run:
-                        self._dry_run(run, tally)
-                    elif not tally.stopped:
-                        self._send(run, tally, stop)
+                if not self.options.dry_run:
+                    # configuration problems found here (a provider's settings, a campaign another
+                    # process is sending) stop the command with exit 2: nothing has been sent
+                    tally.stopped = self._open_providers(resources)
+                    self._open_journal(run)
+                notify(self.pm, "tierii_run_started", run=run)
+                log.info(
+                    "run.started",
+                    campaign=run.campaign,
+                    provider=",".join(run.providers),
+                    dry_run=run.dry_run,
+                )
+                started = time.monotonic()
+                if self.options.dry_run:
+                    self._dry_run(run, tally)
+                elif not tally.stopped:
+                    self._send(run, tally, stop)
                 if stop.is_set() and not tally.stopped:
                     tally.stopped = "interrupted: the batch in flight was finished and recorded"
-            except (FatalProviderError, RunStopped, ConfigurationError) as exc:
+            except (FatalProviderError, RunStopped) as exc:
                 # a source that breaks mid-stream stops the run too: some messages may be out
+                tally.stopped = str(exc)
+            except ConfigurationError as exc:
+                if not tally.counts:
+                    raise  # found before anything was sent: a usage error (exit 2)
                 tally.stopped = str(exc)
         if tally.stopped:
             log.error("run.stopped", campaign=run.campaign, reason=tally.stopped)
         summary = tally.summary(time.monotonic() - started)
         notify(self.pm, "tierii_run_finished", run=run, summary=summary)
-        log.info("run.finished", **_summary_fields(summary))
+        log.info("run.finished", **summary_fields(summary))
         return summary
+
+    def _open_journal(self, run: RunInfo) -> None:
+        assert self.journal is not None
+        stale = self.journal.open_campaign(run.campaign, run.source, run.template, run.providers)
+        if stale:
+            log.warning(
+                "run.unknown_found",
+                campaign=run.campaign,
+                count=stale,
+                reason="in flight when an earlier run stopped",
+            )
 
     def _open_providers(self, resources: contextlib.ExitStack) -> str | None:
         """Open every provider of the chain; why the run cannot send at all, or None."""
@@ -482,6 +240,27 @@ class Campaign:
             return "; ".join(f"{s.name}: {s.dead}" for s in self.slots)
         return None
 
+    @contextlib.contextmanager
+    def _interrupting_when_stuck(self, stop: threading.Event) -> Iterator[None]:
+        """Ctrl-C lets the batches in flight finish; a provider still stuck on a silent server
+        :data:`INTERRUPT_AFTER` seconds later is interrupted (in flight -> unknown), so the run
+        ends promptly. A thread waits for that: a signal handler must not start one."""
+        ended = threading.Event()
+
+        def watch() -> None:
+            stop.wait()
+            if not ended.is_set() and not ended.wait(INTERRUPT_AFTER):
+                self._interrupt_providers()
+
+        watcher = threading.Thread(target=watch, name="tierii-interrupter", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            ended.set()
+            stop.set()  # wakes the watcher, which sees the run has ended
+            watcher.join()
+
     def _interrupt_providers(self) -> None:
         for slot in self.slots:
             log.warning("provider.interrupting", provider=slot.name, after=INTERRUPT_AFTER)
@@ -490,165 +269,51 @@ class Campaign:
             except Exception as exc:  # a provider's bug must not keep the run from ending
                 log.error("provider.interrupt_failed", provider=slot.name, reason=str(exc))
 
-    def _dry_run(self, run: RunInfo, tally: _Tally) -> None:
-        for chunk in self.chunks():
-            outcomes = [Outcome(m.contact.email, Status.PENDING) for m in chunk.messages]
-            self._finish_chunk(run, tally, chunk, outcomes)
+    def _dry_run(self, run: RunInfo, tally: Tally) -> None:
+        for batch in self.batches():
+            outcomes = [Outcome(m.contact.email, Status.PENDING) for m in batch.messages]
+            self._finish_batch(run, tally, batch, outcomes)
 
-    def _send(self, run: RunInfo, tally: _Tally, stop: threading.Event) -> None:
-        assert self.journal is not None
+    def _send(self, run: RunInfo, tally: Tally, stop: threading.Event) -> None:
+        journal = self.journal
+        assert journal is not None
         breaker = CircuitBreaker(CIRCUIT_BREAKER_THRESHOLD, min_seconds=BREAKER_MIN_SECONDS)
         delivery = Delivery(
             self.slots,
             campaign=run.campaign,
-            journal=self.journal,
+            journal=journal,
             max_attempts=self.core.max_attempts,
             retry_delay=self.core.retry_delay,
             breaker=breaker,
             stop=stop,
             messages=self.messages_bucket,
         )
-        self._pump(run, tally, stop, delivery, breaker)
+        pump(
+            self.batches(),
+            delivery=delivery,
+            breaker=breaker,
+            stop=stop,
+            concurrency=self.core.concurrency,
+            batch_delay=self.core.batch_delay,
+            record_decided=lambda batch: journal.record(run.campaign, batch.decided),
+            finished=lambda batch, outcomes: self._finish_batch(run, tally, batch, outcomes),
+        )
 
-    def _pump(
-        self, run: RunInfo, tally: _Tally, stop: threading.Event, delivery: Delivery, breaker: CircuitBreaker
-    ) -> None:
-        """Feed chunks to ``--concurrency`` workers, at most two chunks each in flight (flat memory)."""
-        in_flight: dict[Future, Chunk] = {}
-        failure: BaseException | None = None
-        first = True
-
-        def collect(done: set[Future]) -> None:
-            nonlocal failure
-            for future in done:
-                chunk = in_flight.pop(future)
-                try:
-                    outcomes = future.result()
-                except BatchStopped as exc:
-                    outcomes, failure = exc.outcomes, exc.reason
-                    stop.set()
-                self._finish_chunk(run, tally, chunk, outcomes)
-            try:
-                breaker.check()
-            except RunStopped as exc:
-                failure = failure or exc
-                stop.set()
-
-        with ThreadPoolExecutor(self.core.concurrency, thread_name_prefix="tierii-send") as pool:
-            for chunk in self.chunks():
-                if chunk.decided:
-                    self.journal.record(run.campaign, chunk.decided)
-                if stop.is_set():
-                    break
-                if not chunk.messages:
-                    self._finish_chunk(run, tally, chunk, [])
-                    continue
-                if not first and self.core.batch_delay and stop.wait(self.core.batch_delay):
-                    break
-                first = False
-                in_flight[pool.submit(delivery.deliver, chunk.messages)] = chunk
-                while len(in_flight) >= self.core.concurrency * 2:
-                    collect(wait(in_flight, return_when=FIRST_COMPLETED).done)
-                if len(in_flight) < self.core.concurrency * 2:
-                    done = {f for f in in_flight if f.done()}
-                    if done:
-                        collect(done)
-            while in_flight:
-                collect(wait(in_flight, return_when=FIRST_COMPLETED).done)
-        if failure is not None:
-            raise failure
-
-    def _finish_chunk(self, run: RunInfo, tally: _Tally, chunk: Chunk, outcomes: Sequence[Outcome]) -> None:
-        for _, origin, outcome in chunk.decided:
-            _log_outcome(outcome, origin)
-        origins = {m.contact.email: m.contact.origin for m in chunk.messages}
+    def _finish_batch(self, run: RunInfo, tally: Tally, batch: Batch, outcomes: Sequence[Outcome]) -> None:
+        for _, origin, outcome in batch.decided:
+            log_outcome(outcome, origin)
+        origins = {m.contact.email: m.contact.origin for m in batch.messages}
         for outcome in outcomes:
-            _log_outcome(outcome, origins.get(outcome.email, ""))
-        everything = [o for _, _, o in chunk.decided] + list(outcomes) + chunk.unknown
-        tally.skipped += chunk.skipped
+            log_outcome(outcome, origins.get(outcome.email, ""))
+        everything = [o for _, _, o in batch.decided] + list(outcomes) + batch.unknown
+        tally.skipped += batch.skipped
         tally.add(everything)
         notify(self.pm, "tierii_batch_finished", run=run, outcomes=everything)
 
 
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event, on_first: Callable[[], None] = lambda: None) -> Iterator[None]:
-    """First Ctrl-C/SIGTERM: finish the batches in flight, record them, exit 3. Second: exit now.
-
-    Exiting at once is safe: each journal transaction is atomic, and whatever was handed to
-    a provider is ``sending`` in the journal, which the next run reports as unknown.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
-            os._exit(3)
-        stop.set()
-        on_first()
-        log.warning("run.stopping", signal=signal.Signals(signum).name, hint="again to exit at once")
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@define
-class _Tally:
-    campaign: str
-    dry_run: bool = False
-    counts: Counter = attrs.Factory(Counter)
-    excluded_by_reason: Counter = attrs.Factory(Counter)
-    failures: list[Outcome] = attrs.Factory(list)
-    skipped: int = 0
-    stopped: str | None = None
-    rules: tuple[str, ...] = ()
-
-    def add(self, outcomes: Sequence[Outcome]) -> None:
-        for outcome in outcomes:
-            self.counts[outcome.status] += 1
-            if outcome.status is Status.EXCLUDED:
-                self.excluded_by_reason[reason_group(outcome.reason)] += 1
-            elif outcome.status in (Status.FAILED, Status.UNKNOWN):
-                self.failures.append(outcome)
-
-    def summary(self, duration: float) -> RunSummary:
-        return RunSummary(
-            campaign=self.campaign,
-            sent=self.counts[Status.SENT],
-            rendered=self.counts[Status.PENDING] if self.dry_run else 0,
-            pending=0 if self.dry_run else self.counts[Status.PENDING],
-            failed=self.counts[Status.FAILED],
-            excluded=self.counts[Status.EXCLUDED],
-            unknown=self.counts[Status.UNKNOWN],
-            skipped=self.skipped,
-            duration=duration,
-            dry_run=self.dry_run,
-            stopped=self.stopped,
-            excluded_by_reason=dict(self.excluded_by_reason),
-            failures=tuple(self.failures),
-            rules=self.rules,
-        )
-
-
-def _log_outcome(outcome: Outcome, origin: str) -> None:
-    fields = {"origin": origin} if origin else {}
-    if outcome.status is Status.EXCLUDED:
-        log.warning("contact.excluded", **fields, email=outcome.email or None, reason=outcome.reason)
-    elif outcome.status is Status.FAILED:
-        kind = outcome.kind.value if outcome.kind else None
-        log.warning("message.failed", **fields, email=outcome.email, kind=kind, reason=outcome.reason)
-    elif outcome.status is Status.UNKNOWN:
-        log.warning("message.unknown", **fields, email=outcome.email, reason=outcome.reason)
-
-
-def _summary_fields(summary: RunSummary) -> dict[str, Any]:
-    data = summary.as_dict()
-    data.pop("failures")
-    return data
+def _slot(provider: DeliveryProvider) -> ProviderSlot:
+    limit = getattr(provider, "max_per_minute", None)
+    return ProviderSlot(provider, TokenBucket.for_requests(limit) if limit else None)
 
 
 def _record_key(record: Contact | Rejected) -> str:

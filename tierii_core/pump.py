@@ -1,0 +1,117 @@
+"""Moving batches through the delivery workers: ``--concurrency`` of them, at most two batches
+each in flight (flat memory), and the signals that stop it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+import attrs
+from attrs import frozen
+
+from tierii_core.delivery import BatchStopped, CircuitBreaker, Delivery
+from tierii_core.errors import RunStopped
+from tierii_core.logs import get_logger
+from tierii_core.models import Message, Outcome
+
+log = get_logger()
+
+
+@frozen
+class Batch:
+    """One batch's worth of records: messages to deliver, and outcomes decided without a provider."""
+
+    messages: list[Message]
+    decided: list[tuple[str, str, Outcome]]  # (journal key, origin, outcome)
+    skipped: int = 0  # already done in an earlier run
+    unknown: list[Outcome] = attrs.Factory(list)  # unknown since an earlier run, not resent
+
+
+def pump(
+    batches: Iterable[Batch],
+    *,
+    delivery: Delivery,
+    breaker: CircuitBreaker,
+    stop: threading.Event,
+    concurrency: int,
+    batch_delay: float,
+    record_decided: Callable[[Batch], None],
+    finished: Callable[[Batch, Sequence[Outcome]], None],
+) -> None:
+    """Deliver every batch; ``finished(batch, outcomes)`` for each, in the order they end.
+
+    Raises the reason the run must stop (the breaker opened, no provider left) once the
+    batches in flight have ended.
+    """
+    in_flight: dict[Future, Batch] = {}
+    failure: BaseException | None = None
+    first = True
+
+    def collect(done: set[Future]) -> None:
+        nonlocal failure
+        for future in done:
+            batch = in_flight.pop(future)
+            try:
+                outcomes = future.result()
+            except BatchStopped as exc:
+                outcomes, failure = exc.outcomes, exc.reason
+                stop.set()
+            finished(batch, outcomes)
+        try:
+            breaker.check()
+        except RunStopped as exc:
+            failure = failure or exc
+            stop.set()
+
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="tierii-send") as pool:
+        for batch in batches:
+            if batch.decided:
+                record_decided(batch)
+            if stop.is_set():
+                break
+            if not batch.messages:
+                finished(batch, [])
+                continue
+            if not first and batch_delay and stop.wait(batch_delay):
+                break
+            first = False
+            in_flight[pool.submit(delivery.deliver, batch.messages)] = batch
+            while len(in_flight) >= concurrency * 2:
+                collect(wait(in_flight, return_when=FIRST_COMPLETED).done)
+            done = {f for f in in_flight if f.done()}
+            if done:
+                collect(done)
+        while in_flight:
+            collect(wait(in_flight, return_when=FIRST_COMPLETED).done)
+    if failure is not None:
+        raise failure
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C/SIGTERM: finish the batches in flight, record them, exit 3. Second: exit now.
+
+    Exiting at once is safe: each journal transaction is atomic, and whatever was handed to
+    a provider is ``sending`` in the journal, which the next run reports as unknown.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            os._exit(3)
+        stop.set()
+        log.warning("run.stopping", signal=signal.Signals(signum).name, hint="again to exit at once")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
