@@ -182,12 +182,22 @@ def preview(
     click.echo(f"rules checked: {', '.join(rule.name for rule in campaign.rules) or 'none'}")
 
 
-def _readable(message: Any) -> str:
-    from tierii_core.mime import format_address
+def _shown_address(address: Any) -> str:
+    """An address as a person reads it: the display name decoded, as the Subject is."""
+    from tierii_core.mime import one_line
 
-    lines = [f"From: {format_address(message.sender)}", f"To: {format_address(message.to)}"]
+    name = one_line(address.name).strip()
+    if not name:
+        return address.email
+    if any(c in name for c in ',;:<>@"()[]\\'):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address.email}>"
+
+
+def _readable(message: Any) -> str:
+    lines = [f"From: {_shown_address(message.sender)}", f"To: {_shown_address(message.to)}"]
     if message.reply_to:
-        lines.append(f"Reply-To: {format_address(message.reply_to)}")
+        lines.append(f"Reply-To: {_shown_address(message.reply_to)}")
     lines.append(f"Subject: {message.subject}")
     lines += [f"{name}: {value}" for name, value in message.headers]
     lines += ["", message.text.rstrip("\n")]

@@ -200,7 +200,9 @@ class RunSummary:
 
     @property
     def attempted(self) -> int:
-        return self.sent + self.failed + self.unknown
+        """Recipients a message was made for: sent, failed or unknown, and in a dry run the
+        ones rendered and checked (which a real run would have sent)."""
+        return self.sent + self.failed + self.unknown + self.rendered
 
     @property
     def emails_per_minute(self) -> float:
@@ -208,6 +210,7 @@ class RunSummary:
 
     @property
     def error_rate(self) -> float:
+        """Failures over recipients attempted (excluded and skipped ones are neither)."""
         return self.failed / self.attempted if self.attempted else 0.0
 
     @property
