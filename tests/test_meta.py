@@ -80,8 +80,58 @@ def test_pages_the_readme_links_to_exist():
         assert (DOCS / page).is_file(), page
 
 
-def test_tutorial_includes_resolve(reference):
+@pytest.fixture(scope="module")
+def pages():
+    return _load(DOCS / "_mkdocs" / "pages.py", "tierii_docs_pages")
+
+
+def test_pages_show_the_code_of_the_files_they_include_and_it_is_current(pages):
+    found = pages.problems()
+    assert not found, "\n".join(found)
+    regions = [
+        r for page in pages.pages() for r in pages.scan(page.read_text(encoding="utf-8"), page.name)[0]
+    ]
+    included = {r.target for r in regions if r.kind == "include"}
+    assert "tierii_core/plugin_template/tierii_skeleton/plugin.py" in included
+    tutorial = (DOCS / "plugins.md").read_text(encoding="utf-8")
+    assert "def tierii_contact_sources()" in tutorial  # readable on GitHub, without a build
+
+
+def test_a_mangled_or_unresolved_include_is_refused(pages):
+    mangled = '```python\n--8 < --"tierii_core/plugin_template/tierii_skeleton/plugin.py"\n```\n'
+    assert "looks like an include but is not one" in "".join(pages.check(mangled, "p.md"))
+    assert pages.check('--8<-- "docs/examples/first-plugin.sh:venv"\n', "p.md")
+    assert pages.check("<!--include: x.py -->\n", "p.md")
+    missing = "<!-- include: no/such/file.py -->\n<!-- end include -->\n"
+    assert "no file no/such/file.py" in "".join(pages.check(missing, "p.md"))
+    no_section = "<!-- include: docs/examples/first-plugin.sh#nope -->\n<!-- end include -->\n"
+    assert "no section [start:nope]" in "".join(pages.check(no_section, "p.md"))
+    unclosed = "<!-- include: docs/examples/first-plugin.sh#venv -->\n```sh\n```\n"
+    assert "has no <!-- end include -->" in "".join(pages.check(unclosed, "p.md"))
+
+
+def test_a_block_that_differs_from_its_file_is_stale_and_the_message_says_how_to_regenerate(pages):
+    page = "<!-- include: docs/examples/first-plugin.sh#new -->\n```sh\ntierii plugins new crm\n```\n"
+    page += "<!-- end include -->\n"
+    [problem] = pages.check(page, "p.md")
+    assert "p.md:1: include docs/examples/first-plugin.sh#new: not current" in problem
+    assert "python docs/_mkdocs/pages.py --write" in problem
+    refreshed = pages.refresh(page, "p.md")
+    assert pages.check(refreshed, "p.md") == []
+    assert "cd tierii-crm" in refreshed
+
+
+def test_the_docs_build_fails_on_an_include_it_does_not_resolve(pages):
+    pytest.importorskip("mkdocs", reason="the docs env (tox -e docs) runs this with mkdocs")
+    from types import SimpleNamespace
+
+    from mkdocs.exceptions import PluginError
+
     hooks = _load(DOCS / "_mkdocs" / "hooks.py", "tierii_docs_hooks")
-    for page in DOCS.glob("*.md"):
-        for match in hooks.INCLUDE.finditer(page.read_text(encoding="utf-8")):
-            assert hooks.include(match).strip(), f"{page.name}: {match.group(0)} includes nothing"
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="plugins.md"))
+    with pytest.raises(PluginError, match="looks like an include"):
+        hooks.on_page_markdown('```python\n--8 < --"x.py"\n```\n', page, None, None)
+    with pytest.raises(PluginError, match=r"no file x\.py"):
+        hooks.on_page_markdown("<!-- include: x.py -->\n<!-- end include -->\n", page, None, None)
+    shown = hooks.on_page_markdown((DOCS / "plugins.md").read_text(encoding="utf-8"), page, None, None)
+    assert "<!-- include" not in shown and "def tierii_contact_sources()" in shown
