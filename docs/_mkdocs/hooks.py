@@ -1,12 +1,12 @@
-"""mkdocs hook: pages from docs/ itself, checked current, and generated references.
+"""mkdocs hook: pages from docs/ itself, checked current.
 
 - Pages: every ``*.md`` (and ``*.png``) under docs/ (not this folder, not ``examples/``), at its path there.
 - Code from tested files is in the pages as Markdown, between ``<!-- include: PATH -->`` and
   ``<!-- end include -->`` (pages.py): the build fails when such a block is not identical to
   its file, when an include does not resolve, or when a line looks like an include marker and
   is not one (``--8 < --``, the mangled ``--8<--``). The markers are left out of the site.
-- ``<!-- tierii:settings-reference -->`` and ``<!-- tierii:hook-reference -->`` lines become
-  the references generated from the code (:mod:`reference`): they cannot drift.
+- The settings, hook and objects references generated from the code (reference.py) are in
+  the pages the same way (``<!-- generated: NAME -->``), checked the same way: they cannot drift.
 - Nav entries with ``*`` are globs over docs/; an entry matching nothing is dropped.
 """
 
@@ -26,19 +26,6 @@ HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent
 ROOT = DOCS.parent
 SKIPPED = {HERE.name, "examples"}
-MARKERS = {
-    "<!-- tierii:settings-reference -->": "settings_reference",
-    "<!-- tierii:hook-reference -->": "hook_reference",
-}
-
-
-def _reference() -> Any:
-    spec = importlib.util.spec_from_file_location("tierii_docs_reference", HERE / "reference.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pages() -> list[Path]:
@@ -97,11 +84,6 @@ def _pages_module() -> Any:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    reference = None
-    for marker, function in MARKERS.items():
-        if marker in markdown:
-            reference = reference or _reference()
-            markdown = markdown.replace(marker, getattr(reference, function)())
     pages = _pages_module()
     problems = pages.check(markdown, f"docs/{page.file.src_uri}")
     if problems:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -40,7 +40,9 @@ END = re.compile(r"^<!-- end (?P<kind>include|generated) -->$")
 #: what an include or region marker looks like to a reader, spelled right or not: a line
 #: matching this and not BEGIN/END is refused (pymdownx's --8<--, mangled or not, included)
 SUSPICIOUS = re.compile(
-    r"-\s*-\s*8\s*<\s*-\s*-|<!--\s*(?:include|generated|end\s+(?:include|generated))", re.I
+    r"-\s*-\s*8\s*<\s*-\s*-"  # --8<--, however spaced
+    r"|<!--\s*(?:include|generated|end\s+(?:include|generated)|tierii:)",  # ours, misspelt
+    re.I,
 )
 LANGUAGES = {
     ".py": "python",
@@ -116,6 +118,11 @@ def included(target: str) -> str:
 def generated(name: str) -> str:
     if name not in NAMES:
         raise RegionError(f"generated {name}: unknown (known: {', '.join(NAMES)})")
+    if name == "settings-reference" and (missing := missing_plugins()):
+        raise RegionError(
+            f"generated {name}: it lists every plugin's settings, and these are not installed: "
+            f"{', '.join(missing)} (tox -e docs and tox -e docs-write install them all)"
+        )
     return getattr(_module("reference"), NAMES[name])().strip("\n")
 
 
@@ -206,11 +213,11 @@ def missing_plugins() -> list[str]:
     return missing
 
 
-def problems(pages_to_check: Iterator[Path] | list[Path] | None = None) -> list[str]:
+def problems(skip: Callable[[Region], bool] = lambda region: False) -> list[str]:
     """Every problem of every page (what the tests and ``pages.py`` without --write report)."""
     found = []
-    for page in pages_to_check if pages_to_check is not None else pages():
-        found += check(page.read_text(encoding="utf-8"), page.relative_to(ROOT).as_posix())
+    for page in pages():
+        found += check(page.read_text(encoding="utf-8"), page.relative_to(ROOT).as_posix(), skip)
     return found
 
 
