@@ -5,7 +5,6 @@ Nothing here runs at import time: the CLI calls :func:`make_plugin_manager` once
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
 import sys
@@ -19,7 +18,7 @@ from attrs import field, frozen
 
 from tierii_core import NAME, hookspecs
 from tierii_core.components import KINDS, Component
-from tierii_core.errors import PluginError
+from tierii_core.errors import PluginError, TierIIError
 
 ENTRY_POINT_GROUP = "tierii"
 
@@ -218,6 +217,8 @@ def _load_entry_point(pm: PluginManager, ep: metadata.EntryPoint) -> None:
 
 def _suggestions(pm: pluggy.PluginManager, plugin: object) -> str:
     """ "did you mean" lines for the plugin's misspelt hook names and hook parameters."""
+    import difflib  # only a broken plugin needs it
+
     specs = {
         name: caller.spec.argnames
         for name, caller in vars(pm.hook).items()
@@ -284,7 +285,9 @@ class Registry:
 
     A plugin whose registration hook raises or returns something that is not a component is
     an error naming it and the way out; with ``tolerant`` (``tierii plugins``) it is left
-    out and listed in ``pm.broken`` instead.
+    out and listed in ``pm.broken`` instead. A :class:`TierIIError` the hook raises on
+    purpose (a pack file of the user's that is wrong) is its message to the user: it stops
+    the command as it is, whatever the mode.
     """
 
     def __init__(self, pm: pluggy.PluginManager, *, tolerant: bool = False) -> None:
@@ -293,14 +296,19 @@ class Registry:
         for kind, hook_name in REGISTRATION_HOOKS.items():
             for plugin_name, call in each_implementation(pm, hook_name):
                 try:
-                    for registered in call():  # one list per implementation: here, one
+                    results = call()  # one list per implementation: here, one
+                except TierIIError:
+                    raise  # the plugin's own message about the user's configuration (a file it reads)
+                except Exception as exc:  # third-party code: name it, never a bare traceback
+                    problem = f"plugin '{plugin_name}': {hook_name} raised {type(exc).__name__}: {exc}"
+                    self._refuse(plugin_name, problem, exc, tolerant)
+                    continue
+                try:
+                    for registered in results:
                         for cls in registered or ():
                             self._add(kind, cls, plugin_name)
-                except Exception as exc:  # third-party code: name it, never a bare traceback
-                    problem = str(exc) if isinstance(exc, PluginError) else None
-                    if problem is None:
-                        problem = f"plugin '{plugin_name}': {hook_name} raised {type(exc).__name__}: {exc}"
-                    self._refuse(plugin_name, problem, exc, tolerant)
+                except PluginError as exc:
+                    self._refuse(plugin_name, str(exc), exc, tolerant)
         if isinstance(pm, PluginManager) and pm.broken:
             for info in list(self.components()):
                 if info.plugin in pm.broken:
