@@ -210,7 +210,7 @@ def test_every_field_of_the_values_the_hooks_pass_is_documented(reference):
             assert f"| `{field.name}` |" in section, f"{cls.__name__}.{field.name}"
 
 
-def test_the_regeneration_command_rewrites_a_stale_reference(pages, tmp_path):
+def test_the_regeneration_command_rewrites_a_stale_reference(pages):
     stale = "<!-- generated: hook-reference -->\n### `old`\n<!-- end generated -->\n"
     [problem] = pages.check(stale, "docs/hooks.md")
     assert "not current (run python docs/_mkdocs/pages.py --write)" in problem
