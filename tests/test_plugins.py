@@ -187,3 +187,192 @@ def test_plugins_can_add_commands(install, tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hello from a plugin\n"
+
+
+# -- a broken plugin is named, with the way out, and never takes the diagnostics down ---------
+
+
+def tierii(tmp_path: Path, *args: str, **env: str):
+    """`tierii` as a user runs it (main(), so plugins add commands), with the test plugins."""
+    import subprocess
+    import sys
+
+    environment = {"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "tierii_core.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+    )
+
+
+def test_plugins_lists_a_broken_plugin_with_its_error_and_exits_0(install, tmp_path) -> None:
+    broken = install("raise RuntimeError('boom at import')\n")
+    good = install(PROVIDER.format(name="null"))
+    listed = tierii(tmp_path, "plugins")
+    assert listed.returncode == 0, listed.stderr
+    assert "Traceback" not in listed.stdout + listed.stderr
+    assert f"BROKEN {broken} 1.2.3" in listed.stdout
+    assert "failed to import: RuntimeError: boom at import" in listed.stdout
+    assert f"TIERII_DISABLE_PLUGINS={broken}" in listed.stdout
+    assert f"{good} 1.2.3" in listed.stdout and "provider:null" in listed.stdout
+    assert f"broken: {broken} (TIERII_TRACE_PLUGINS=1 shows the tracebacks)" in listed.stdout
+
+    traced = tierii(tmp_path, "plugins", TIERII_TRACE_PLUGINS="1")
+    assert traced.returncode == 0
+    assert "Traceback (most recent call last)" in traced.stdout
+    assert "raise RuntimeError('boom at import')" in traced.stdout
+
+    import json
+
+    as_json = tierii(tmp_path, "plugins", "--json")
+    assert as_json.returncode == 0
+    rows = {row["name"]: row for row in json.loads(as_json.stdout)}
+    assert "RuntimeError: boom at import" in rows[broken]["error"]
+    assert rows[good]["error"] is None
+
+    sending = tierii(tmp_path, "check")
+    assert sending.returncode == 2  # a command that needs the plugins still refuses to run
+    assert f"plugin '{broken}'" in sending.stderr and "Traceback" not in sending.stderr
+
+
+def test_a_plugin_whose_commands_hook_raises_breaks_no_other_command(install, tmp_path) -> None:
+    broken = install(
+        """
+        from tierii_core import hookimpl
+
+        @hookimpl
+        def tierii_register_commands(cli):
+            raise ValueError("no click today")
+        """
+    )
+    for args in (["--help"], ["uninstall", "--help"], ["plugins"]):
+        result = tierii(tmp_path, *args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "Traceback" not in result.stderr, args
+    listed = tierii(tmp_path, "plugins").stdout
+    assert f"BROKEN {broken}" in listed
+    assert "tierii_register_commands raised ValueError: no click today" in listed
+    status = tierii(tmp_path, "check")
+    assert status.returncode == 2
+    assert f"plugin '{broken}'" in status.stderr and "no click today" in status.stderr
+    assert f"tierii uninstall {broken.replace('-', '_')} -y" in status.stderr  # its distribution
+    assert "Traceback" not in status.stderr
+    unknown = tierii(tmp_path, "hello")
+    assert unknown.returncode == 2 and f"broken plugins may have added it: {broken}" in unknown.stderr
+
+
+def test_plugin_variables_in_the_settings_file_are_honoured(install, tmp_path, monkeypatch) -> None:
+    broken = install("raise RuntimeError('boom')\n")
+    (tmp_path / "work").mkdir(exist_ok=True)
+    monkeypatch.chdir(tmp_path / "work")
+    Path(".env").write_text(f"TIERII_DISABLE_PLUGINS={broken}\n")
+    assert broken not in loaded(make_plugin_manager())
+    Path(".env").write_text("TIERII_LOAD_PLUGINS=\nTIERII_TRACE_PLUGINS=1\n")
+    assert loaded(make_plugin_manager()) == {m.rsplit(".", 1)[-1] for m in DEFAULT_PLUGINS}
+
+    (tmp_path / "settings.env").write_text(f"TIERII_DISABLE_PLUGINS={broken}\n")
+    result = tierii(tmp_path, "--env-file", "settings.env", "check")
+    assert f"plugin '{broken}'" not in result.stderr, result.stderr
+    assert "[core]" in result.stdout
+    without = tierii(tmp_path, "check")
+    assert without.returncode == 2 and f"plugin '{broken}'" in without.stderr
+
+
+def test_a_misspelt_hook_gets_did_you_mean(install) -> None:
+    install("from tierii_core import hookimpl\n@hookimpl\ndef tierii_delivery_provider():\n    return []\n")
+    with pytest.raises(PluginError, match="did you mean 'tierii_delivery_providers'"):
+        make_plugin_manager()
+
+
+def test_a_misspelt_hook_parameter_gets_did_you_mean(install) -> None:
+    install(
+        "from tierii_core import hookimpl\n@hookimpl\ndef tierii_batch_finished(run, outcome):\n    pass\n"
+    )
+    with pytest.raises(
+        PluginError, match="tierii_batch_finished has no parameter 'outcome': did you mean 'outcomes'"
+    ):
+        make_plugin_manager()
+
+
+def test_a_non_component_is_refused_in_english_with_the_way_out(install) -> None:
+    name = install(
+        "from tierii_core import hookimpl\n"
+        "@hookimpl\ndef tierii_template_engines():\n    return ['not a class']\n"
+    )
+    with pytest.raises(PluginError) as caught:
+        Registry(make_plugin_manager())
+    message = str(caught.value)
+    assert f"plugin '{name}' (entry point {name} =" in message
+    assert "registered 'not a class' as a template engine, but it is not a TemplateEngine subclass" in message
+    assert f"TIERII_DISABLE_PLUGINS={name}" in message and "tierii uninstall" in message
+
+
+def test_a_registration_hook_that_raises_is_named(install) -> None:
+    name = install("from tierii_core import hookimpl\n@hookimpl\ndef tierii_contact_sources():\n    1 / 0\n")
+    with pytest.raises(
+        PluginError, match=rf"plugin '{name}' .*tierii_contact_sources raised ZeroDivisionError"
+    ):
+        Registry(make_plugin_manager())
+    pm = make_plugin_manager()
+    registry = Registry(pm, tolerant=True)  # what `tierii plugins` does
+    assert name in pm.broken and name not in {info.plugin for info in registry.components()}
+    assert registry.get("engine", "mustache")  # the others are all there
+
+
+def test_the_way_out_is_the_documented_command(install) -> None:
+    install("raise RuntimeError('boom')\n")
+    with pytest.raises(PluginError) as caught:
+        make_plugin_manager()
+    assert "tierii uninstall" in str(caught.value) and "pip uninstall" not in str(caught.value)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "then `pip uninstall` it" not in readme
+
+
+def test_an_observer_that_raised_is_named_in_the_summary(capsys) -> None:
+    from datetime import datetime, timezone
+
+    from tierii_core import hookimpl
+    from tierii_core.models import RunInfo, RunSummary
+    from tierii_core.observe import notify
+
+    class Broken:
+        @hookimpl
+        def tierii_batch_finished(self, run, outcomes):
+            raise KeyError("region")
+
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.register(Broken(), name="tierii-metrics")
+    run = RunInfo("spring", "c.csv", "t.mustache", ("outbox",), False, datetime.now(timezone.utc))
+    notify(pm, "tierii_run_started", run=run)
+    for _ in range(3):
+        notify(pm, "tierii_batch_finished", run=run, outcomes=[])
+    notify(pm, "tierii_run_finished", run=run, summary=RunSummary("spring", sent=2))
+    out = capsys.readouterr().out
+    assert (
+        "observer failed (the run went on without it): plugin 'tierii-metrics' in "
+        "tierii_batch_finished: KeyError: 'region' (3 times)\n" in out
+    )
+
+
+def test_plugins_output_that_is_not_a_terminal_is_complete(install, tmp_path) -> None:
+    name = install(
+        """
+        from tierii_core import hookimpl
+
+        @hookimpl
+        def tierii_run_started(run):
+            pass
+
+        @hookimpl
+        def tierii_plugin_settings():
+            return []
+        """,
+        entry_point="a-plugin-with-a-rather-long-name-indeed",
+    )
+    listed = tierii(tmp_path, "plugins")
+    assert listed.returncode == 0
+    assert name in listed.stdout
+    assert "tierii_plugin_settings, tierii_run_started" in listed.stdout
+    assert "…" not in listed.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,16 @@ class TierIIGroup(click.Group):
         except TierIIError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(int(exc.exit_code))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            broken = sorted(getattr(_plugin_manager, "broken", None) or ())
+            if broken and args and not args[0].startswith("-"):  # a broken plugin's command?
+                names = ", ".join(broken)
+                exc.message += f"\n(broken plugins may have added it: {names}; `tierii plugins` says why)"
+            raise
 
 
 @click.group(cls=TierIIGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,12 +65,16 @@ def settings_reader(overrides: dict[str, Any] | None = None) -> SettingsReader:
 _plugin_manager: Any = None  # built by main() before parsing, so plugins can add commands
 
 
-def _setup(log_json: bool | None = None) -> Any:
+def _setup(log_json: bool | None = None, *, tolerant: bool = False) -> Any:
+    """The plugin manager; raises naming any broken plugin unless ``tolerant`` (``plugins``)."""
     from tierii_core.logs import configure_logging
     from tierii_core.plugins import make_plugin_manager
 
     configure_logging(json=log_json)
-    return _plugin_manager or make_plugin_manager()
+    pm = _plugin_manager or make_plugin_manager(tolerant=True)
+    if not tolerant:
+        pm.raise_if_broken()
+    return pm
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -182,12 +197,22 @@ def preview(
     click.echo(f"rules checked: {', '.join(rule.name for rule in campaign.rules) or 'none'}")
 
 
-def _readable(message: Any) -> str:
-    from tierii_core.mime import format_address
+def _shown_address(address: Any) -> str:
+    """An address as a person reads it: the display name decoded, as the Subject is."""
+    from tierii_core.mime import one_line
 
-    lines = [f"From: {format_address(message.sender)}", f"To: {format_address(message.to)}"]
+    name = one_line(address.name).strip()
+    if not name:
+        return address.email
+    if any(c in name for c in ',;:<>@"()[]\\'):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address.email}>"
+
+
+def _readable(message: Any) -> str:
+    lines = [f"From: {_shown_address(message.sender)}", f"To: {_shown_address(message.to)}"]
     if message.reply_to:
-        lines.append(f"Reply-To: {format_address(message.reply_to)}")
+        lines.append(f"Reply-To: {_shown_address(message.reply_to)}")
     lines.append(f"Subject: {message.subject}")
     lines += [f"{name}: {value}" for name, value in message.headers]
     lines += ["", message.text.rstrip("\n")]
@@ -338,19 +363,47 @@ def _add_commands() -> None:
 _add_commands()
 
 
+def _settings_file_in(args: list[str]) -> Path | None:
+    """The ``--env-file`` given before the command (or ``TIERII_ENV_FILE``).
+
+    main() loads plugins before click parses the arguments, and the plugin variables
+    (``TIERII_DISABLE_PLUGINS``...) may be set in that file.
+    """
+    for index, arg in enumerate(args):
+        if arg == "--env-file" and index + 1 < len(args):
+            return Path(args[index + 1])
+        if arg.startswith("--env-file="):
+            return Path(arg.split("=", 1)[1])
+        if not arg.startswith("-"):  # the command: its own options are not ours
+            break
+    value = os.environ.get("TIERII_ENV_FILE")
+    return Path(value) if value else None
+
+
 def main() -> None:
-    """The ``tierii`` command: plugins may add commands before the arguments are parsed."""
-    from tierii_core.plugins import make_plugin_manager
+    """The ``tierii`` command: plugins may add commands before the arguments are parsed.
+
+    A broken plugin (import, hooks, or its commands) is left out here, so that ``--help``,
+    ``plugins`` and ``uninstall`` work; the commands that need plugins name it and exit 2.
+    """
+    from tierii_core.plugins import make_plugin_manager, register_commands
 
     global _plugin_manager
+    settings_file = _settings_file_in(sys.argv[1:])
+    if settings_file is not None and settings_file.is_file():
+        use_settings_file(settings_file)  # click checks the option itself, with its message
     try:
-        _plugin_manager = make_plugin_manager()
+        _plugin_manager = make_plugin_manager(tolerant=True)
     except TierIIError:
-        _plugin_manager = None  # the command reports the broken plugin (and the escape hatch)
+        _plugin_manager = None  # the command reports the problem
     else:
-        _plugin_manager.hook.tierii_register_commands(cli=cli)
+        register_commands(_plugin_manager, cli)
     cli(prog_name="tierii")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # `python -m tierii_core.cli`: run the importable module's main, not this copy's, so that
+    # the commands and the plugin manager are those every other module sees
+    from tierii_core.cli import main as _main
+
+    _main()

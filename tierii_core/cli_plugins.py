@@ -33,21 +33,50 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def plugins(ctx: click.Context, as_json: bool) -> None:
-    """List installed plugins: name, version, hooks and components."""
+    """List installed plugins: name, version, hooks and components, and the broken ones.
+
+    A broken plugin is listed with its error and the way out (its traceback too with
+    TIERII_TRACE_PLUGINS=1); the listing itself succeeds (exit 0).
+    """
     if ctx.invoked_subcommand is not None:
         return
     from tierii_core.cli import _setup
-    from tierii_core.plugins import Registry, plugin_rows
+    from tierii_core.plugins import Registry, plugin_rows, tracing
 
-    pm = _setup()
-    rows = plugin_rows(pm, Registry(pm))
+    pm = _setup(tolerant=True)
+    rows = plugin_rows(pm, Registry(pm, tolerant=True), with_traceback=tracing())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
+    elif sys.stdout.isatty():
+        _print_table([row for row in rows if not row["error"]])
+    else:  # piped or redirected: nothing may be cut to fit a width
+        for row in rows:
+            if not row["error"]:
+                click.echo(f"{_title(row)}\n  hooks: {', '.join(row['hooks'])}")
+                click.echo(f"  components: {', '.join(row['components']) or '-'}")
+    for row in rows:
+        if row["error"]:
+            click.echo(f"BROKEN {_title(row)}\n  " + row["error"].replace("\n", "\n  "), err=as_json)
+            if row.get("traceback"):
+                click.echo(row["traceback"].rstrip("\n"), err=as_json)
+    broken = [row["name"] for row in rows if row["error"]]
+    if broken and not as_json:
+        hint = "" if tracing() else " (TIERII_TRACE_PLUGINS=1 shows the tracebacks)"
+        click.echo(f"broken: {', '.join(broken)}{hint}")
+
+
+def _title(row: dict) -> str:
+    default = " (default)" if row["default"] else ""
+    return f"{row['name']}{default} {row['version'] or ''} [{row['distribution']}]".replace(" []", "")
+
+
+def _print_table(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table("plugin", "version", "hooks", "components")
+    for column in table.columns:
+        column.overflow = "fold"  # wrap long hook names, never cut them
     for row in rows:
         name = row["name"] + (" (default)" if row["default"] else "")
         table.add_row(name, row["version"] or "", "\n".join(row["hooks"]), "\n".join(row["components"]))

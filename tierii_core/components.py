@@ -25,7 +25,9 @@ class NoSettings:
 class Component:
     """What every component has: a name and a nested frozen attrs ``Settings`` class."""
 
+    #: the configuration key: lowercase, unique among the components of its kind
     name: ClassVar[str]
+    #: a frozen attrs class, filled from TIERII_<NAME>_<FIELD> (every field with a default and a help)
     Settings: ClassVar[type] = NoSettings
 
     @classmethod
@@ -170,7 +172,9 @@ class ComplianceRule(Component):
     (``TIERII_SENDER_ADDRESS``, ``TIERII_LICENSE_NUMBER``, the unsubscribe settings...).
     """
 
+    #: a marketing rule: off for transactional mail (--transactional)
     marketing: ClassVar[bool] = True
+    #: runs only when named in --rules / TIERII_RULES (a rule pack)
     opt_in: ClassVar[bool] = False
 
     def __init__(self, settings: Any, core: Any) -> None:

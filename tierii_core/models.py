@@ -46,8 +46,8 @@ class Secret:
 class Address:
     """An email address with an optional display name (unencoded Unicode)."""
 
-    email: str
-    name: str = ""
+    email: str  # the address
+    name: str = ""  # the display name, plain text ("" for none)
 
 
 @frozen
@@ -58,9 +58,11 @@ class Contact:
     ``origin`` says where the record came from, for messages (``contacts.csv:12``).
     """
 
-    email: str
-    fields: Mapping[str, Any] = field(factory=dict, hash=False)
-    origin: str = ""
+    email: str  # normalised: the domain lower-case ASCII (IDNA), the local part as written
+    fields: Mapping[str, Any] = field(
+        factory=dict, hash=False
+    )  # every field, by its name: the template variables
+    origin: str = ""  # where the record is, for messages: "contacts.csv:12"
 
     @property
     def name(self) -> str:
@@ -80,16 +82,16 @@ class Message:
     into RFC 5322 bytes. Providers that speak an HTTP API use the fields directly.
     """
 
-    contact: Contact
-    sender: Address
-    to: Address
-    subject: str
-    text: str
-    message_id: str
-    date: datetime
-    html: str | None = None
-    reply_to: Address | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    contact: Contact  # the recipient it was rendered for
+    sender: Address  # From
+    to: Address  # To: the contact's address and display name
+    subject: str  # rendered, one line, not encoded
+    text: str  # the plain-text body
+    message_id: str  # "<...@domain>": the Message-ID header
+    date: datetime  # the Date header (timezone-aware)
+    html: str | None = None  # the HTML alternative (--html), or None
+    reply_to: Address | None = None  # Reply-To, or None
+    headers: tuple[tuple[str, str], ...] = ()  # further headers (List-Unsubscribe...), in order
 
     def as_bytes(self) -> bytes:
         from tierii_core.mime import serialize
@@ -100,11 +102,11 @@ class Message:
 class Status(enum.Enum):
     """Where a recipient stands."""
 
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-    EXCLUDED = "excluded"
-    UNKNOWN = "unknown"
+    PENDING = "pending"  # not sent yet (a dry run's rendered messages; a run's unsent when stopped)
+    SENT = "sent"  # the provider accepted it
+    FAILED = "failed"  # not delivered: see the outcome's kind and reason
+    EXCLUDED = "excluded"  # left out on purpose: suppressed, a rule, a repeated address, a bad record
+    UNKNOWN = "unknown"  # may have been accepted (the answer was lost): never resent blindly
 
 
 class ErrorKind(enum.Enum):
@@ -128,13 +130,13 @@ class ErrorKind(enum.Enum):
 class Outcome:
     """What happened to one recipient's message in one attempt."""
 
-    email: str
+    email: str  # the recipient (the contact's normalised address); matches the message's
     status: Status
-    provider: str | None = None
-    provider_message_id: str | None = None
-    reason: str | None = None
-    kind: ErrorKind | None = None
-    retry_after: float | None = None
+    provider: str | None = None  # the provider's name, when one handled it
+    provider_message_id: str | None = None  # the id the provider gave, when it gave one
+    reason: str | None = None  # one line, for failed, excluded and unknown outcomes
+    kind: ErrorKind | None = None  # for failed outcomes: transient or permanent
+    retry_after: float | None = None  # seconds the provider asked to wait (Retry-After)
 
     @classmethod
     def sent(cls, message: Message, provider: str, provider_message_id: str | None = None) -> Outcome:
@@ -177,21 +179,21 @@ class Outcome:
 class Credentials:
     """What a provider needs to log in, from ``tierii_resolve_credentials``."""
 
-    username: str | None = None
-    secret: Secret | None = None
-    extra: Mapping[str, Any] = field(factory=dict, hash=False)
+    username: str | None = None  # the login name, if the service has one
+    secret: Secret | None = None  # the password or API token
+    extra: Mapping[str, Any] = field(factory=dict, hash=False)  # anything else the provider needs
 
 
 @frozen
 class RunInfo:
     """The ``run`` argument of the observer hooks: what this run is doing."""
 
-    campaign: str
-    source: str
-    template: str
-    providers: tuple[str, ...]
-    dry_run: bool
-    started_at: datetime
+    campaign: str  # the campaign's name (its journal key)
+    source: str  # the contacts location, as given
+    template: str  # the template file, as given
+    providers: tuple[str, ...]  # the provider chain, first choice first; () in a dry run
+    dry_run: bool  # nothing is sent (--dry-run)
+    started_at: datetime  # when the run started (UTC)
     total: int | None = None  # an estimate from the source; None when unknown
 
 
@@ -216,7 +218,9 @@ class RunSummary:
 
     @property
     def attempted(self) -> int:
-        return self.sent + self.failed + self.unknown
+        """Recipients a message was made for: sent, failed or unknown, and in a dry run the
+        ones rendered and checked (which a real run would have sent)."""
+        return self.sent + self.failed + self.unknown + self.rendered
 
     @property
     def emails_per_minute(self) -> float:
@@ -224,6 +228,7 @@ class RunSummary:
 
     @property
     def error_rate(self) -> float:
+        """Failures over recipients attempted (excluded and skipped ones are neither)."""
         return self.failed / self.attempted if self.attempted else 0.0
 
     @property
@@ -260,11 +265,10 @@ class Rejected:
     is a recipient who did not get the campaign: counted as failed, with its origin.
     """
 
-    origin: str
-    reason: str
-    email: str | None = None
-    #: what kind of rejection: see :mod:`tierii_core.contacts` (``REPEATED``, ``INVALID``...)
-    code: str = ""
+    origin: str  # where the record is: "contacts.csv:12"
+    reason: str  # one line: "invalid email address 'x'"
+    email: str | None = None  # the address, when there was one
+    code: str = ""  # the kind of rejection: tierii_core.contacts.REPEATED, INVALID...
 
     @property
     def is_repeat(self) -> bool:
@@ -278,6 +282,6 @@ class Rejected:
 class CheckStep:
     """One step of ``tierii check``: what was tried, whether it worked, and details."""
 
-    step: str
-    ok: bool
-    detail: str = ""
+    step: str  # what was tried: "connect", "login"...
+    ok: bool  # whether it worked
+    detail: str = ""  # what happened: the server's answer, the error

@@ -1,18 +1,18 @@
-"""mkdocs hook: pages from docs/ itself, generated references, and included tested files.
+"""mkdocs hook: pages from docs/ itself, checked current.
 
 - Pages: every ``*.md`` (and ``*.png``) under docs/ (not this folder, not ``examples/``), at its path there.
-- ``<!-- tierii:settings-reference -->`` and ``<!-- tierii:hook-reference -->`` lines become
-  the references generated from the code (:mod:`reference`): they cannot drift.
-- A line ``--8<-- "PATH"`` or ``--8<-- "PATH:SECTION"`` becomes the file at PATH (relative
-  to the repository root), or the lines between ``--8<-- [start:SECTION]`` and
-  ``--8<-- [end:SECTION]`` in it: the tutorial's code is the code the tests run.
+- Code from tested files is in the pages as Markdown, between ``<!-- include: PATH -->`` and
+  ``<!-- end include -->`` (pages.py): the build fails when such a block is not identical to
+  its file, when an include does not resolve, or when a line looks like an include marker and
+  is not one (``--8 < --``, the mangled ``--8<--``). The markers are left out of the site.
+- The settings, hook and objects references generated from the code (reference.py) are in
+  the pages the same way (``<!-- generated: NAME -->``), checked the same way: they cannot drift.
 - Nav entries with ``*`` are globs over docs/; an entry matching nothing is dropped.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,20 +26,6 @@ HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent
 ROOT = DOCS.parent
 SKIPPED = {HERE.name, "examples"}
-INCLUDE = re.compile(r'^(?P<indent>[ \t]*)--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"[ \t]*$', re.M)
-MARKERS = {
-    "<!-- tierii:settings-reference -->": "settings_reference",
-    "<!-- tierii:hook-reference -->": "hook_reference",
-}
-
-
-def _reference() -> Any:
-    spec = importlib.util.spec_from_file_location("tierii_docs_reference", HERE / "reference.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pages() -> list[Path]:
@@ -88,29 +74,18 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return gathered
 
 
-def include(match: re.Match[str]) -> str:
-    path = ROOT / match["path"]
-    if not path.is_file():
-        raise PluginError(f"--8<-- {match['path']}: no such file")
-    text = path.read_text(encoding="utf-8")
-    section = match["section"]
-    if section:
-        found = re.search(
-            rf"^[^\n]*--8<-- \[start:{section}\][^\n]*\n(?P<body>.*?)^[^\n]*--8<-- \[end:{section}\]",
-            text,
-            re.M | re.S,
-        )
-        if found is None:
-            raise PluginError(f"--8<-- {match['path']}: no section {section!r}")
-        text = found["body"]
-    text = re.sub(r"^[^\n]*--8<-- \[(start|end):[\w-]+\][^\n]*\n", "", text, flags=re.M)
-    return "\n".join(match["indent"] + line if line else line for line in text.rstrip("\n").split("\n"))
+def _pages_module() -> Any:
+    spec = importlib.util.spec_from_file_location("tierii_docs_pages", HERE / "pages.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    reference = None
-    for marker, function in MARKERS.items():
-        if marker in markdown:
-            reference = reference or _reference()
-            markdown = markdown.replace(marker, getattr(reference, function)())
-    return INCLUDE.sub(include, markdown)
+    pages = _pages_module()
+    problems = pages.check(markdown, f"docs/{page.file.src_uri}")
+    if problems:
+        raise PluginError("\n".join(problems) + f"\nregenerate the blocks with: {pages.COMMAND}")
+    return pages.strip_markers(markdown)

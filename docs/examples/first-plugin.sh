@@ -4,27 +4,27 @@
 # tierii-core installed from the checkout instead of PyPI), so the tutorial keeps working.
 set -euo pipefail
 
-# --8<-- [start:venv]
+# [start:venv]
 python3 -m venv .venv
 . .venv/bin/activate
 pip install "tierii-core[test]"
-# --8<-- [end:venv]
+# [end:venv]
 
-# --8<-- [start:new]
+# [start:new]
 tierii plugins new crm
 cd tierii-crm
-# --8<-- [end:new]
+# [end:new]
 
-# --8<-- [start:install]
+# [start:install]
 tierii install -e '.[test]'
 tierii plugins
-# --8<-- [end:install]
+# [end:install]
 
-# --8<-- [start:test]
+# [start:test]
 pytest
-# --8<-- [end:test]
+# [end:test]
 
-# --8<-- [start:try]
+# [start:try]
 cat > contacts.jsonl <<'JSONL'
 {"email": "ann@example.com", "first_name": "Ann"}
 {"email": "zoe@example.org", "first_name": "Zoë"}
@@ -37,4 +37,4 @@ From: Green Leaf <hello@greenleaf.example>
 Hi {{first_name}}!
 MUSTACHE
 TIERII_TRANSACTIONAL=true tierii preview contacts.jsonl -t hello.mustache -n 3
-# --8<-- [end:try]
+# [end:try]

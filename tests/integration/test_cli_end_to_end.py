@@ -127,6 +127,7 @@ def test_preview_prints_rendered_messages_and_sends_nothing(examples: Path, clea
     assert code == 0
     assert out.count("----- ") == 2
     assert "Subject: Ana, your Blue Dream restock is in" in out
+    assert "To: Ana García <ana.garcia@example.com>\n" in out  # decoded, as the Subject is
     assert not (clean_environment / "outbox").exists()
 
 

@@ -86,14 +86,20 @@ def tierii_batch_finished(run: RunInfo, outcomes: Sequence[Outcome]) -> None:
 
 @hookimpl
 def tierii_run_finished(run: RunInfo, summary: RunSummary) -> None:
+    from tierii_core.observe import failed_observers
+
     display = _displays.pop(run.campaign, None)
     if display is not None:
         display.stop()
-    print_summary(summary)
+    # plugins' observers run before this default one, so their failures are known here
+    print_summary(summary, failed_observers(run))
 
 
-def print_summary(summary: RunSummary) -> None:
-    """The end-of-run summary on stdout: counts, rate, error rate, duration, and why it stopped."""
+def print_summary(summary: RunSummary, failed_observers: Sequence[str] = ()) -> None:
+    """The end-of-run summary on stdout: counts, rate, error rate, duration, and why it stopped.
+
+    ``failed_observers`` names the observer hooks that raised (the run went on without them).
+    """
     out = sys.stdout
     if summary.dry_run:
         out.write(f"dry run: {summary.rendered} would be sent (nothing was sent)\n")
@@ -122,6 +128,8 @@ def print_summary(summary: RunSummary) -> None:
         out.write(f"  {failure.status.value} {failure.email}: {failure.reason}\n")
     if len(summary.failures) > 20:
         out.write(f"  ... and {len(summary.failures) - 20} more (see --report)\n")
+    for line in failed_observers:
+        out.write(f"observer failed (the run went on without it): {line}\n")
     if summary.stopped:
         out.write(f"stopped: {summary.stopped}\n")
     out.flush()
