@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from attrs import frozen
 
-from tierii_core.models import CheckStep, Contact, Credentials, Message, Outcome, Rejected
+from tierii_core.models import CheckStep, Contact, Credentials, Message, Outcome, Rejected, SourceRecord
 
 
 @frozen
@@ -47,12 +47,17 @@ class _Claiming(Component):
 
 
 class ContactSource(_Claiming):
-    """Streams contacts from a location (a file path, a database URL...).
+    """Streams records from a location (a file path, a database URL...).
 
-    Iterating yields :class:`Contact` for good records and :class:`Rejected` for records that
-    cannot be used (invalid address, repeated address), each with its origin, so that the run
-    reports them and goes on. Sources must stream: never hold the whole list in memory.
-    Raise :class:`~tierii_core.errors.SourceError` when nothing can be read at all.
+    Iterating yields a :class:`SourceRecord` (its fields and origin) for each record read,
+    and :class:`Rejected` for a record that cannot be read at all (undecodable bytes, a
+    malformed line), each with its origin, so that the run reports it and goes on. The core
+    checks, normalises and de-duplicates the addresses, the same way for every source.
+    Sources must stream: never hold the whole list in memory. Raise
+    :class:`~tierii_core.errors.SourceError` when nothing can be read at all.
+
+    Sources written before ``SourceRecord`` existed yield :class:`Contact`: they keep
+    working, and the core checks their addresses all the same.
     """
 
     def __init__(self, location: str, settings: Any) -> None:
@@ -67,7 +72,7 @@ class ContactSource(_Claiming):
         """A cheap estimate of the number of records, for progress and ETA; None if unknown."""
         return None
 
-    def __iter__(self) -> Iterator[Contact | Rejected]:
+    def __iter__(self) -> Iterator[SourceRecord | Contact | Rejected]:
         raise NotImplementedError
 
 

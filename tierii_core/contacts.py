@@ -1,18 +1,20 @@
 """From a source's record to a Contact (or a Rejected record): one way for every source.
 
-Sources read rows their own way (CSV lines, database rows, API pages) and hand each row's
-fields here: the address is checked and normalised, repeated addresses are rejected, and the
-reasons read the same whatever the source.
+Sources read rows their own way (CSV lines, database rows, API pages) and yield each one as
+a :class:`~tierii_core.models.SourceRecord`; :func:`contacts_from` checks and normalises the
+address, rejects repeats, and the reasons read the same whatever the source. Sources written
+before ``SourceRecord`` existed yield :class:`Contact`: their addresses are checked again
+here, so that an empty or invalid one can never be sent to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from tierii_core.addresses import InvalidAddress, normalise_address
 from tierii_core.dedupe import SeenAddresses
-from tierii_core.models import Contact, Rejected
+from tierii_core.models import Contact, Rejected, SourceRecord
 
 #: codes of :class:`Rejected` records; only a repeat is an exclusion, the others are failures
 EMPTY = "empty-address"
@@ -44,3 +46,36 @@ def to_contact(
         return Rejected(origin, f"repeated address {email}", email, REPEATED)
     fields[email_key] = email
     return Contact(email, fields, origin)
+
+
+def contacts_from(items: Iterable[SourceRecord | Contact | Rejected]) -> Iterator[Contact | Rejected]:
+    """What a source yields, as the core uses it: every address checked, normalised and
+    de-duplicated here, in the source's order, whatever the source."""
+    with SeenAddresses() as seen:
+        for item in items:
+            if isinstance(item, SourceRecord):
+                fields = dict(item.fields)
+                key = find_email_column(list(fields))
+                if key is None:
+                    yield Rejected(item.origin, "no 'email' field", code=EMPTY)
+                    continue
+                yield to_contact(fields, list(fields)[key], item.origin, seen)
+            elif isinstance(item, Contact):
+                yield _recheck(item, seen)
+            else:
+                yield item
+
+
+def _recheck(contact: Contact, seen: SeenAddresses) -> Contact | Rejected:
+    """A Contact from a source that built it itself: the address is checked all the same."""
+    if not contact.email.strip():
+        return Rejected(contact.origin, "empty email address", code=EMPTY)
+    try:
+        email = normalise_address(contact.email)
+    except InvalidAddress as exc:
+        return Rejected(
+            contact.origin, f"invalid email address {contact.email!r}: {exc}", contact.email, INVALID
+        )
+    if not seen.add(email):
+        return Rejected(contact.origin, f"repeated address {email}", email, REPEATED)
+    return contact if email == contact.email else Contact(email, contact.fields, contact.origin)

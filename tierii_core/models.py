@@ -257,6 +257,19 @@ class RunSummary:
 
 
 @frozen
+class SourceRecord:
+    """A record as a source read it: every field, and where it came from.
+
+    What a :class:`~tierii_core.components.ContactSource` yields for each readable record.
+    The core finds the address (the ``email`` field, any case), checks and normalises it,
+    and sets repeated addresses aside, the same way for every source.
+    """
+
+    fields: Mapping[str, Any] = field(hash=False)  # every column: the template variables
+    origin: str = ""  # where the record is: "contacts.csv:12"
+
+
+@frozen
 class Rejected:
     """A source record that cannot be used, and why.
 

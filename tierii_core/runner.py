@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 from tierii_core.assembly import Assembly
 from tierii_core.components import ContactSource, DeliveryProvider
+from tierii_core.contacts import contacts_from
 from tierii_core.decisions import Decider, Decision
 from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
@@ -81,7 +82,7 @@ class Campaign:
             self.slots = [_slot(p) for p in self.assembly.providers()]
         self.provider_names = tuple(slot.name for slot in self.slots)
         # one pass over the source: the records the opening check reads are kept and sent first
-        self._stream: Iterator[Contact | Rejected] = iter(self.source)
+        self._stream: Iterator[Contact | Rejected] = contacts_from(self.source)
         self._opening = list(itertools.islice(self._stream, OPENING_LOOK_AT))
         self.decider.check_opening(self._opening)
         if not self.options.dry_run and need_provider:

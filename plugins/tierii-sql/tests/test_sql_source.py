@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
+from tierii_core.contacts import contacts_from
 from tierii_core.errors import RunStopped, SourceError
 from tierii_core.models import Contact, Rejected
 from tierii_sql.source import SqlSettings, SqlSource
@@ -20,7 +21,8 @@ CONTACTS = [
 
 
 def read(location: str, **settings) -> list:
-    return list(SqlSource(location, SqlSettings(**settings)))
+    """The records as the core uses them: addresses checked and de-duplicated by the core."""
+    return list(contacts_from(SqlSource(location, SqlSettings(**settings))))
 
 
 @pytest.fixture

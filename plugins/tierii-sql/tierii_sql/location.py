@@ -21,7 +21,7 @@ TABLE_PARAMETER = "table"
 #: ``postgresql://`` means psycopg 3 here (SQLAlchemy's own default is psycopg2)
 DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg"}
 _PASSWORD_IN_URL = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<at>@)"
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<password>[^@\r\n]*)(?P<at>@)"
 )
 
 

@@ -26,9 +26,8 @@ from sqlalchemy.exc import DBAPIError, NoSuchModuleError, NoSuchTableError, SQLA
 from sqlalchemy.pool import NullPool
 
 from tierii_core.contacts import find_email_column
-from tierii_core.dedupe import SeenAddresses
 from tierii_core.errors import RunStopped, SourceError
-from tierii_core.models import Contact, Rejected
+from tierii_core.models import Rejected, SourceRecord
 from tierii_sql.location import Target, parse_location
 from tierii_sql.records import to_record
 
@@ -135,17 +134,17 @@ class SqlReader:
         with self._connection() as connection:
             self._rows(connection)[0].close()
 
-    def __iter__(self) -> Iterator[Contact | Rejected]:
+    def __iter__(self) -> Iterator[SourceRecord | Rejected]:
         produced = 0
         try:
-            with self._connection() as connection, SeenAddresses() as seen:
-                result, columns, email_index, key_indexes = self._rows(connection)
+            with self._connection() as connection:
+                result, columns, _, key_indexes = self._rows(connection)
                 for number, row in enumerate(result, start=1):
                     origin = f"{self.target.what} row {number}"
                     if key_indexes:
                         origin += " (" + ", ".join(f"{columns[i]}={row[i]}" for i in key_indexes) + ")"
                     produced += 1
-                    yield to_record(row, columns, email_index, origin, seen)
+                    yield to_record(row, columns, origin)
         except SourceError as exc:
             if produced:  # some contacts went out already: stop safely, a re-run resumes
                 raise RunStopped(

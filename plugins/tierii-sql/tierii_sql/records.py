@@ -1,4 +1,4 @@
-"""One database row -> one Contact (or Rejected): values as text, the address validated."""
+"""One database row -> one SourceRecord (or Rejected): values as text; the core checks the address."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from tierii_core.contacts import to_contact
-from tierii_core.dedupe import SeenAddresses
-from tierii_core.models import Contact, Rejected
+from tierii_core.models import Rejected, SourceRecord
 
 
 class BadValue(ValueError):
@@ -36,12 +34,10 @@ def as_text(value: Any, column: str) -> str | None:
     return str(value)
 
 
-def to_record(
-    values: Sequence[Any], columns: Sequence[str], email_index: int, origin: str, seen: SeenAddresses
-) -> Contact | Rejected:
-    """Validate one row the way tierii-csv validates one line."""
+def to_record(values: Sequence[Any], columns: Sequence[str], origin: str) -> SourceRecord | Rejected:
+    """One row's values as template variables; the core checks the address, as for every source."""
     try:
         fields = {column: as_text(value, column) for column, value in zip(columns, values, strict=True)}
     except BadValue as exc:
         return Rejected(origin, str(exc))
-    return to_contact(fields, columns[email_index], origin, seen)
+    return SourceRecord(fields, origin)

@@ -10,10 +10,8 @@ from typing import Any
 from attrs import field, frozen
 
 from tierii_core.components import ContactSource
-from tierii_core.contacts import to_contact
-from tierii_core.dedupe import SeenAddresses
 from tierii_core.errors import SourceError
-from tierii_core.models import Contact, Rejected
+from tierii_core.models import Rejected, SourceRecord
 
 
 @frozen
@@ -46,14 +44,14 @@ class SkeletonSource(ContactSource):
         except OSError as exc:
             raise SourceError(f"{self.path}: cannot open: {exc.strerror}") from None
 
-    def __iter__(self) -> Iterator[Contact | Rejected]:
+    def __iter__(self) -> Iterator[SourceRecord | Rejected]:
         # a generator: one line at a time, so memory stays flat whatever the file's size
-        with self._open() as file, SeenAddresses() as seen:
+        with self._open() as file:
             for number, line in enumerate(file, start=1):
                 if line.strip():
-                    yield self._record(line, f"{self.path}:{number}", seen)
+                    yield self._record(line, f"{self.path}:{number}")
 
-    def _record(self, line: bytes, origin: str, seen: SeenAddresses) -> Contact | Rejected:
+    def _record(self, line: bytes, origin: str) -> SourceRecord | Rejected:
         try:
             record = json.loads(line.decode(self.settings.encoding))
         except UnicodeDecodeError as exc:
@@ -63,8 +61,6 @@ class SkeletonSource(ContactSource):
         if not isinstance(record, dict):
             return Rejected(origin, "not a JSON object")
         fields = {str(k): v if v is None or isinstance(v, str) else json.dumps(v) for k, v in record.items()}
-        key = next((k for k in fields if k.lower() == "email"), None)
-        if key is None:
-            return Rejected(origin, "no 'email' key")
-        # the core checks and normalises the address and rejects repeats, as for every source
-        return to_contact(fields, key, origin, seen)
+        # the core finds the email field, checks and normalises the address and sets repeated
+        # addresses aside, the same way for every source
+        return SourceRecord(fields, origin)
