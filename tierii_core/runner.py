@@ -147,6 +147,9 @@ class Campaign:
         self.slots: list[ProviderSlot] = []
         if need_provider:
             self.slots = [self._slot(p) for p in self._select_providers()]
+        adds = bool(self.slots) and all(slot.provider.adds_list_unsubscribe for slot in self.slots)
+        for rule in self.rules:
+            rule.provider_adds_list_unsubscribe = adds
         self.provider_names = tuple(slot.name for slot in self.slots)
         self.campaign = campaign_id(self.options, self.provider_names)
         self._check_opening_messages()
