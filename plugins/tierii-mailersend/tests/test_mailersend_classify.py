@@ -215,7 +215,7 @@ def test_the_emulators_bulk_answers_map_to_the_right_recipients(
     messages = [make_message(i) for i in range(count)]
     payload = []
     for index, message in enumerate(messages):
-        body = build_request(message).model_dump(by_alias=True, exclude_none=True)
+        body = build_request(message)
         if index in unverified:
             body["from"]["email"] = "shop@unverified.example"
         payload.append(body)

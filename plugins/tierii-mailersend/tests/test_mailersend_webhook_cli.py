@@ -201,7 +201,7 @@ def test_serve_suppresses_genuine_events_and_stops_cleanly_on_ctrl_c(served: Ser
     assert served.next_event("webhook.rejected")["status"] == 401
     genuine = sign_webhook(webhook_payload("activity.spam_complaint", "Ana@Example.com"), SECRET)
     assert genuine.post(url) == (200, "suppressed\n")
-    assert served.next_event("webhook.suppressed")["email"] == "Ana@Example.com"
+    assert served.next_event("webhook.suppressed")["email"] == "Ana@example.com"
 
     listed = run("suppress", "list")
     assert listed.returncode == 0, listed.stderr
