@@ -267,15 +267,18 @@ def test_a_429_with_several_workers_slows_the_run_and_loses_nothing(
 def test_on_a_hobby_plan_the_default_learns_to_use_mailersends_header_and_loses_nobody(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = write_contacts(workdir / "contacts.csv", 300)
+    rows = write_contacts(workdir / "contacts.csv", 1000)
     with LocalMailerSend(bulk_delay=0.01, plan="hobby", limits={"bulk-email": None, "other": None}) as api:
         point_at(api, monkeypatch, TIERII_MAILERSEND_BULK_SIZE="100")
-        result = send()
+        result = send("--concurrency", "4")
         assert result.exit_code == 0, result.output
         counts = per_recipient(api.messages)
         assert set(counts) == {r["email"] for r in rows} and set(counts.values()) == {1}
         assert {m.list_unsubscribe for m in api.messages} == {None}  # MailerSend's own header
-    assert "mailersend.unsubscribe_header" in result.stderr
+        # one request asked with TierII's header while the other workers waited: one refusal,
+        # not one per worker (four would also have opened the circuit breaker)
+        assert api.count("bulk-email", 202) == 10 + 1
+    assert result.stderr.count('"mailersend.unsubscribe_header"') == 1
 
 
 def test_on_a_hobby_plan_ours_stops_the_run_before_more_is_refused(

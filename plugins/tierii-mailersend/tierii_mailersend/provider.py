@@ -13,7 +13,7 @@ from tierii_core.models import CheckStep, Credentials, Message, Outcome, Status
 from tierii_mailersend import classify
 from tierii_mailersend.bulk import BulkUnresolved, wait_for_completion
 from tierii_mailersend.client import ApiClient, ClientPool, Reply, RequestLost, RequestNotSent
-from tierii_mailersend.payload import InvalidMessage, build_request
+from tierii_mailersend.payload import InvalidMessage, build_request, one_click_url
 from tierii_mailersend.quota import DailyQuota
 from tierii_mailersend.settings import MAX_BULK_SIZE, MailerSendSettings
 from tierii_mailersend.unsubscribe import UnsubscribeHeader
@@ -112,24 +112,30 @@ class MailerSendProvider(DeliveryProvider):
         if self._fatal is not None:
             raise FatalProviderError(self._fatal)
         outcomes: dict[int, Outcome] = {}
-        requests, positions = [], []
-        ours = self.unsubscribe.ours
-        for index, message in enumerate(messages):
-            try:
-                requests.append(build_request(message, our_unsubscribe=ours))
-                positions.append(index)
-            except InvalidMessage as exc:
-                outcomes[index] = Outcome.permanent(message, self.name, f"not sent: {exc}")
-        if requests:
-            batch = [messages[i] for i in positions]
-            self.quota.require()
-            client = self._pool.get()
-            results = (
-                self._send_bulk(client, requests, batch)
-                if self.settings.bulk and len(requests) > 1
-                else [self._send_one(client, r, m) for r, m in zip(requests, batch, strict=True)]
-            )
-            outcomes.update(zip(positions, results, strict=True))
+        wanted = any(one_click_url(m) for m in messages)
+        with self.unsubscribe.deciding(self._stopping, wanted) as ours:
+            if self._fatal is not None:  # decided while this worker waited
+                raise FatalProviderError(self._fatal)
+            requests, positions = [], []
+            for index, message in enumerate(messages):
+                try:
+                    requests.append(build_request(message, our_unsubscribe=ours))
+                    positions.append(index)
+                except InvalidMessage as exc:
+                    outcomes[index] = Outcome.permanent(message, self.name, f"not sent: {exc}")
+            if requests:
+                batch = [messages[i] for i in positions]
+                self.quota.require()
+                client = self._pool.get()
+                results = (
+                    self._send_bulk(client, requests, batch)
+                    if self.settings.bulk and len(requests) > 1
+                    else [self._send_one(client, r, m) for r, m in zip(requests, batch, strict=True)]
+                )
+                outcomes.update(zip(positions, results, strict=True))
+                carried = any("list_unsubscribe" in r for r in requests)
+                if carried and any(o.status is Status.SENT for o in results):
+                    self.unsubscribe.accepted()
         return [outcomes[i] for i in range(len(messages))]
 
     def _send_one(self, client: ApiClient, request: dict, message: Message) -> Outcome:

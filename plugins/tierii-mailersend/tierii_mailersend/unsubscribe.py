@@ -13,11 +13,17 @@ is the ``headers`` field, and it cannot override MailerSend's own headers anyway
 - ``auto`` (the default): ours until MailerSend refuses ``list_unsubscribe`` for the plan, then
   MailerSend's for the rest of the run. No API call tells the plan, and the refusal costs one
   request whose emails were not sent and are resent at once without the field.
+
+Until a request carrying ``list_unsubscribe`` has been accepted, one request at a time carries
+it and the other workers wait for its answer: a plan that refuses the field refuses one
+request, not one per worker (which would also open the core's circuit breaker).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tierii_core.logs import get_logger
 
@@ -32,7 +38,39 @@ class UnsubscribeHeader:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self._ours = mode != "mailersend"
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._confirmed = False  # a request with list_unsubscribe was accepted: the plan allows it
+        self._asking = False  # a request with list_unsubscribe is out, its answer not yet in
+
+    @contextmanager
+    def deciding(self, stopping: threading.Event, wanted: bool = True) -> Iterator[bool]:
+        """Whether the next request carries ``list_unsubscribe`` (``wanted``: its messages have
+        TierII's link at all); while the plan's answer is unknown, only one request at a time
+        does (the others wait here for its answer). The caller calls :meth:`accepted` when
+        MailerSend took a request that carried it."""
+        if not wanted:
+            yield False
+            return
+        with self._lock:
+            while self._ours and not self._confirmed and self._asking and not stopping.is_set():
+                self._lock.wait(0.5)
+            asking = self._ours and not self._confirmed
+            if asking:
+                self._asking = True
+            ours = self._ours
+        try:
+            yield ours
+        finally:
+            if asking:
+                with self._lock:
+                    self._asking = False
+                    self._lock.notify_all()
+
+    def accepted(self) -> None:
+        """MailerSend accepted a request carrying ``list_unsubscribe``: the plan allows it."""
+        with self._lock:
+            self._confirmed = True
+            self._lock.notify_all()
 
     @property
     def ours(self) -> bool:
@@ -59,6 +97,7 @@ class UnsubscribeHeader:
                 )
             if self._ours:
                 self._ours = False
+                self._lock.notify_all()
                 log.warning(
                     "mailersend.unsubscribe_header",
                     header="mailersend",
