@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tierii_core.errors import ConfigurationError
@@ -233,3 +233,36 @@ def test_only_a_pure_ping_is_accepted_under_the_public_test_secret() -> None:
     assert not is_test_ping(fake, sign(fake, TEST_SECRET))
     with pytest.raises(ConfigurationError, match="public test secret"):
         SignatureCheck(Secret(TEST_SECRET))
+
+
+addresses = st.one_of(
+    st.emails(),
+    st.text(max_size=40),
+    st.sampled_from(["@gmail.com", "a@b@c.example", "Ana@Example.COM", " ana@example.com ", ""]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    event_type=st.sampled_from([*SUPPRESSING, "activity.delivered", "activity.opened"]),
+    recipient=addresses,
+    recipient_key=st.sampled_from(["recipient", "email"]),
+)
+def test_both_formats_mean_the_same_for_any_recipient(
+    event_type: str, recipient: str, recipient_key: str
+) -> None:
+    """A legacy event and its Webhooks 2.0 twin suppress the same address, or are both refused."""
+    results = []
+    for payload in (
+        webhook_payload(event_type, recipient),
+        webhook_payload(event_type, recipient, version=2, recipient_key=recipient_key),
+    ):
+        try:
+            event = WebhookEvent.parse(encode(payload))
+        except MalformedEvent:
+            results.append("malformed")
+        else:
+            results.append((event.suppression_reason, event.recipient if event.suppression_reason else None))
+    assert results[0] == results[1]
+    if isinstance(results[0], tuple) and results[0][0] is not None:
+        assert "@" in results[0][1] and not results[0][1].startswith("@")
