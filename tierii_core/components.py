@@ -124,6 +124,10 @@ class DeliveryProvider(Component):
     #: itself (MailerSend, SES, Azure): TierII then does not need a key of its own to send
     #: authenticated marketing mail through it
     signs_for_sender: ClassVar[bool] = False
+    #: True when the service puts its own RFC 8058 List-Unsubscribe (and -Post) header on every
+    #: message instead of TierII's (MailerSend on plans without custom headers); may be set per
+    #: instance in ``__init__``. The one-click-unsubscribe rule then accepts the message.
+    adds_list_unsubscribe: ClassVar[bool] = False
 
     def __init__(self, settings: Any, credentials: Credentials | None) -> None:
         self.settings = settings
@@ -181,6 +185,9 @@ class ComplianceRule(Component):
     marketing: ClassVar[bool] = True
     #: runs only when named in --rules / TIERII_RULES (a rule pack)
     opt_in: ClassVar[bool] = False
+    #: set by the core once the run's providers are chosen: True when every one of them adds
+    #: its own one-click List-Unsubscribe header (``DeliveryProvider.adds_list_unsubscribe``)
+    provider_adds_list_unsubscribe: bool = False
 
     def __init__(self, settings: Any, core: Any) -> None:
         self.settings = settings

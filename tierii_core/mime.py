@@ -36,6 +36,12 @@ def one_line(value: str) -> str:
     return _CONTROL.sub(" ", value)
 
 
+def display_name(name: str) -> str:
+    """The display name every provider sends: :func:`one_line`, trimmed. The MIME writer uses
+    it for From, To and Reply-To; API providers (MailerSend...) put it in their JSON."""
+    return one_line(name).strip()
+
+
 def _needs_encoding(value: str) -> bool:
     return not value.isascii() or "=?" in value
 
@@ -118,7 +124,7 @@ def encode_structured(name: str, value: str) -> str:
 def format_address(address: Address, prefix_len: int = 0) -> str:
     """An address for a header: ``"Name" <email>``, the name RFC 2047 encoded if not ASCII."""
     email = address.email
-    name = one_line(address.name).strip()
+    name = display_name(address.name)
     if not name:
         return email
     if _needs_encoding(name):

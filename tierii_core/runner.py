@@ -80,6 +80,10 @@ class Campaign:
         self.messages_bucket: TokenBucket | None = self.assembly.message_bucket()
         if need_provider:
             self.slots = [_slot(p) for p in self.assembly.providers()]
+        # a provider that adds its own one-click header (MailerSend's) satisfies that rule
+        adds = bool(self.slots) and all(slot.provider.adds_list_unsubscribe for slot in self.slots)
+        for rule in self.rules:
+            rule.provider_adds_list_unsubscribe = adds
         self.provider_names = tuple(slot.name for slot in self.slots)
         # one pass over the source: the records the opening check reads are kept and sent first
         self._stream: Iterator[Contact | Rejected] = contacts_from(self.source)

@@ -45,6 +45,8 @@ class OneClickUnsubscribe(ComplianceRule):
     name = "one-click-unsubscribe"
 
     def check_message(self, message: Message) -> str | None:
+        if self.provider_adds_list_unsubscribe:
+            return None  # the header that goes out is the provider's own one-click header
         names = {name.lower(): value for name, value in message.headers}
         if _unsubscribe_url(message) is None:
             return (

@@ -89,12 +89,13 @@ def assert_each_got_exactly_their_own(api: LocalMailerSend, rows: list[dict[str,
         assert message.subject == f"Hello {row['first_name']}, your code {row['code']}"
         assert f"Dear {row['first_name']}," in message.text
         assert f"your personal code is {row['code']}." in message.text
-        # the compliance headers reach MailerSend, with the recipient's own one-click link
-        unsubscribe = message.header("List-Unsubscribe")
-        assert unsubscribe and unsubscribe.startswith("<https://shop.example/unsubscribe")
-        assert unsubscribe.split(",")[0].strip("<>") in message.text
-        assert message.header("List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
-    links = {m.header("List-Unsubscribe") for m in api.messages}
+        # the recipient's own one-click link reaches MailerSend as list_unsubscribe (a custom
+        # header cannot replace MailerSend's own List-Unsubscribe)
+        unsubscribe = message.list_unsubscribe
+        assert unsubscribe and unsubscribe.startswith("https://shop.example/unsubscribe")
+        assert unsubscribe in message.text
+        assert message.header("List-Unsubscribe") is None
+    links = {m.list_unsubscribe for m in api.messages}
     assert len(links) == len(rows)  # one link per recipient
 
 
@@ -258,3 +259,58 @@ def test_a_429_with_several_workers_slows_the_run_and_loses_nothing(
         result = send()
         assert result.exit_code == 1, result.output  # the 100 unverified ones failed, nothing stopped
         assert_each_got_exactly_their_own(api, rows[:100] + rows[200:])
+
+
+# -- plans without custom headers (issue 15.4) ------------------------------------------------------
+
+
+def test_on_a_hobby_plan_the_default_learns_to_use_mailersends_header_and_loses_nobody(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = write_contacts(workdir / "contacts.csv", 1000)
+    with LocalMailerSend(bulk_delay=0.01, plan="hobby", limits={"bulk-email": None, "other": None}) as api:
+        point_at(api, monkeypatch, TIERII_MAILERSEND_BULK_SIZE="100")
+        result = send("--concurrency", "4")
+        assert result.exit_code == 0, result.output
+        counts = per_recipient(api.messages)
+        assert set(counts) == {r["email"] for r in rows} and set(counts.values()) == {1}
+        assert {m.list_unsubscribe for m in api.messages} == {None}  # MailerSend's own header
+        # one request asked with TierII's header while the other workers waited: one refusal,
+        # not one per worker (four would also have opened the circuit breaker)
+        assert api.count("bulk-email", 202) == 10 + 1
+    assert result.stderr.count('"mailersend.unsubscribe_header"') == 1
+
+
+def test_on_a_hobby_plan_ours_stops_the_run_before_more_is_refused(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_contacts(workdir / "contacts.csv", 300)
+    with LocalMailerSend(bulk_delay=0.01, plan="hobby", limits={"bulk-email": None, "other": None}) as api:
+        point_at(api, monkeypatch, TIERII_MAILERSEND_BULK_SIZE="100", TIERII_MAILERSEND_UNSUBSCRIBE="ours")
+        result = send()
+        assert result.exit_code == 3, result.output
+        assert "TIERII_MAILERSEND_UNSUBSCRIBE=mailersend" in result.output
+        assert api.messages == []
+        point_at(api, monkeypatch, TIERII_MAILERSEND_UNSUBSCRIBE="mailersend")
+        again = send()  # the user follows the advice: everyone gets it, once
+        assert again.exit_code == 0, again.output
+        assert set(per_recipient(api.messages).values()) == {1} and len(api.messages) == 300
+
+
+@pytest.mark.parametrize(
+    ("mode", "refusing_rule"), [("ours", "one-click-unsubscribe"), ("mailersend", "unsubscribe-link")]
+)
+def test_the_compliance_gate_knows_whose_one_click_header_goes_out(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, mode: str, refusing_rule: str
+) -> None:
+    """Without TierII's own unsubscribe URL: with MailerSend's header the one-click rule holds
+    (the header is MailerSend's), and the visible link is what is still missing (CAN-SPAM)."""
+    write_contacts(workdir / "contacts.csv", 3)
+    with LocalMailerSend(bulk_delay=0.01) as api:
+        point_at(api, monkeypatch, TIERII_MAILERSEND_UNSUBSCRIBE=mode)
+        monkeypatch.delenv("TIERII_UNSUBSCRIBE_URL")
+        (workdir / "plain.mustache").write_text(TEMPLATE.replace("Unsubscribe: {{unsubscribe_url}}\n", ""))
+        result = CliRunner().invoke(cli, ["send", "contacts.csv", "-t", "plain.mustache"])
+        assert result.exit_code == 2, result.output
+        assert f"rule {refusing_rule} refuses" in result.stderr
+        assert api.messages == []

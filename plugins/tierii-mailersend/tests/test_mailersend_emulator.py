@@ -112,8 +112,11 @@ def test_an_email_sent_with_the_sdk_is_recorded_exactly(local_mailersend: LocalM
     )
     assert message.header("list-unsubscribe") == "<https://example.com/u/1>"
     assert message.reply_to == "help@example.com"
-    assert response.headers["x-apiquota-remaining"] == "99999"
+    # recorded (mailersend-python's cassettes, e.g. email_send_text_only.yaml, 2025-07-29): an
+    # account without a daily quota answers x-apiquota-remaining: -1, and no x-ratelimit-*
+    assert response.headers["x-apiquota-remaining"] == "-1"
     assert response.headers["x-apiquota-reset"].endswith("T00:00:00Z")
+    assert not any(name.lower().startswith("x-ratelimit") for name in response.headers)
 
 
 def test_an_unverified_sender_domain_gets_ms42207() -> None:
@@ -187,7 +190,9 @@ def test_all_suppressed_comes_without_a_message_id(raw: Raw) -> None:
 
 def test_a_bulk_job_is_queued_then_completed_after_its_delay() -> None:
     clock = FakeClock()
-    with LocalMailerSend(bulk_delay=5.0, clock=clock, verified_domains=["example.com"]) as api:
+    with LocalMailerSend(
+        bulk_delay=5.0, clock=clock, verified_domains=["example.com"], suppression_keys="index"
+    ) as api:
         api.suppress("b@example.com", "blocklisted")
         raw = Raw(api)
         objects = [
@@ -251,13 +256,13 @@ def test_a_per_minute_limit_answers_429_with_retry_after_and_ratelimit_headers()
     with LocalMailerSend(clock=clock, limits={"email": RateLimit(2)}) as api:
         raw = Raw(api)
         first, second = raw("POST", "email", email()), raw("POST", "email", email())
-        assert (first.headers["x-ratelimit-limit"], first.headers["x-ratelimit-remaining"]) == ("2", "1")
-        assert second.headers["x-ratelimit-remaining"] == "0"
+        # as recorded: the x-ratelimit-* headers come with a 429, not with every answer
+        assert "x-ratelimit-limit" not in first.headers and "x-ratelimit-remaining" not in second.headers
         clock.now += 20.0
         refused = raw("POST", "email", email())
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == "40"
-        assert refused.headers["x-ratelimit-remaining"] == "0"
+        assert (refused.headers["x-ratelimit-limit"], refused.headers["x-ratelimit-remaining"]) == ("2", "0")
         assert "rate limit of 2 requests/min" in refused.json()["message"]
         assert "#MS42903" in refused.json()["message"]
         assert raw("GET", "api-quota").status_code == 200  # another group, another limit

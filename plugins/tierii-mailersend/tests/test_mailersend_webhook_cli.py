@@ -23,7 +23,7 @@ from tierii_core.plugins import make_plugin_manager
 from tierii_core.settings import SettingsReader
 from tierii_core.suppression import SuppressionList
 from tierii_mailersend.provider import MailerSendProvider
-from tierii_mailersend.testing import forge_webhook, sign_webhook, webhook_payload
+from tierii_mailersend.testing import TEST_SECRET, forge_webhook, sign_webhook, webhook_payload, webhook_ping
 
 SECRET = "whsec-cli-test-0123456789"
 TIERII = [sys.executable, "-m", "tierii_core.cli"]
@@ -201,13 +201,24 @@ def test_serve_suppresses_genuine_events_and_stops_cleanly_on_ctrl_c(served: Ser
     assert served.next_event("webhook.rejected")["status"] == 401
     genuine = sign_webhook(webhook_payload("activity.spam_complaint", "Ana@Example.com"), SECRET)
     assert genuine.post(url) == (200, "suppressed\n")
-    assert served.next_event("webhook.suppressed")["email"] == "Ana@Example.com"
+    assert served.next_event("webhook.suppressed")["email"] == "Ana@example.com"
 
     listed = run("suppress", "list")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.split("\t")[:2] == ["ana@example.com", "mailersend-webhook"]
     assert listed.stdout.rstrip().endswith("mailersend: spam_complaint")
     assert [s.entry for s in SuppressionList(tmp_path / "state", read_only=True)] == ["ana@example.com"]
+
+    # Webhooks 2.0: a genuine event suppresses, a forged one is 401; the test ping changes nothing
+    v2 = webhook_payload("activity.unsubscribed", "ben@example.com", version=2)
+    assert forge_webhook(v2).post(url)[0] == 401
+    assert served.next_event("webhook.rejected")["status"] == 401
+    assert sign_webhook(v2, SECRET).post(url) == (200, "suppressed\n")
+    assert served.next_event("webhook.suppressed")["format"] == "v2"
+    assert sign_webhook(webhook_ping(), TEST_SECRET).post(url) == (200, "test ping received\n")
+    assert served.next_event("webhook.test")["provider"] == "mailersend"
+    suppressed = {s.entry for s in SuppressionList(tmp_path / "state", read_only=True)}
+    assert suppressed == {"ana@example.com", "ben@example.com"}
 
     served.process.send_signal(signal.SIGINT)
     assert served.process.wait(30) == 0

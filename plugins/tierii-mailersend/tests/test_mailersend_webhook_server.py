@@ -27,16 +27,19 @@ from starlette.applications import Starlette
 from structlog.testing import capture_logs
 
 from tierii_core.cli import cli
+from tierii_core.errors import ConfigurationError
 from tierii_core.models import Secret
 from tierii_core.suppression import SuppressionList
 from tierii_mailersend.testing import (
     EVENT_TYPES,
+    TEST_SECRET,
     LocalMailerSend,
     WebhookCall,
     forge_webhook,
     sign_webhook,
     webhook_for,
     webhook_payload,
+    webhook_ping,
 )
 from tierii_mailersend.testing.fixtures import FAST_SETTINGS
 from tierii_mailersend.testing.webhooks import encode, signature
@@ -96,7 +99,7 @@ def test_a_genuine_unsubscribe_suppresses_the_address(endpoint: tuple[str, Path]
     assert SuppressionList(state, read_only=True).suppressed(["zoe@example.com"]) == {"zoe@example.com"}
     (event,) = [e for e in logs if e["event"] == "webhook.suppressed"]
     assert (event["email"], event["type"], event["already"]) == (
-        "Zoe@Example.com",
+        "Zoe@example.com",  # the address as checked: the domain lower-case
         "activity.unsubscribed",
         False,
     )
@@ -203,7 +206,7 @@ def test_forged_or_missing_signatures_are_401_and_change_nothing(endpoint: tuple
         (b"{not json", "not JSON"),
         (b"[]", "not a JSON object"),
         (b'{"data": {}}', "no event 'type'"),
-        (b'{"type": "activity.unsubscribed", "data": {"email": {}}}', "without data.email.recipient.email"),
+        (b'{"type": "activity.unsubscribed", "data": {"email": {}}}', "without a recipient"),
     ],
 )
 def test_a_signed_but_malformed_body_is_400(endpoint: tuple[str, Path], body: bytes, problem: str) -> None:
@@ -389,3 +392,137 @@ def test_after_a_bounce_webhook_the_next_campaign_leaves_the_address_out(
     assert report["counts"]["sent"] == 2 and report["counts"]["excluded"] == 1
     (excluded,) = report["recipients"]["excluded"]
     assert (excluded["email"], excluded["reason"]) == ("ben@example.com", "suppressed")
+
+
+# -- MailerSend as the real service behaves (issue 15.1, 15.2, 11.11) -----------------------------
+
+#: Webhooks 2.0 bodies, shaped like the v2 fixtures of Symfony's MailerSend bridge
+#: (src/Symfony/Component/Mailer/Bridge/MailerSend/Tests/Webhook/v2/Fixtures/*.json): the
+#: recipient a top-level string (data.recipient; data.email in the docs and in sent_email_key.json)
+V2_UNSUBSCRIBED = (
+    b'{"type":"activity.unsubscribed","created_at":"2026-01-01T12:00:00.000000Z","data":{'
+    b'"id":"62f114f8165fe0d8db0288e5","domain_id":"dnvo4d93e0ng5r86","message_id":'
+    b'"67f91abd69f79df391e9d78d","email_id":"67f91abe2202f3705540234a","type":"delivered",'
+    b'"subject":"Test subject","recipient":"test@example.com","tags":["test-tag"],'
+    b'"meta":{"unsubscribe_reason":"NO_LONGER_WANT"}}}'
+)
+#: MailerSend's webhook.test ping and its Signature under the public test secret, exactly as
+#: Symfony's bridge test records them (Tests/Webhook/v2/MailerSendRequestParserTest.php)
+PING = (
+    b'{"type":"webhook.test","message":"This is a ping test message",'
+    b'"created_at":"2026-04-08T12:19:27.608339Z"}'
+)
+PING_SIGNATURE = "7fb29be5b1cdb588ee67fa43a0a9d1b394cbb9603a0ac0b87924649d715194c2"
+
+
+def test_a_recorded_webhooks_2_0_unsubscribe_suppresses_its_recipient(endpoint: tuple[str, Path]) -> None:
+    url, state = endpoint
+    with capture_logs() as logs:
+        assert sign_webhook(V2_UNSUBSCRIBED, SECRET).post(url) == (200, "suppressed\n")
+    assert entries(state) == [("test@example.com", "mailersend: unsubscribed", "mailersend-webhook")]
+    (event,) = [e for e in logs if e["event"] == "webhook.suppressed"]
+    assert (event["format"], event["message_id"], event["detail"]) == (
+        "v2",
+        "67f91abd69f79df391e9d78d",
+        "NO_LONGER_WANT",
+    )
+
+
+@pytest.mark.parametrize(
+    ("event_type", "reason"),
+    [
+        ("activity.hard_bounced", "mailersend: hard_bounced"),
+        ("activity.spam_complaint", "mailersend: spam_complaint"),
+        ("activity.spam_complaints", "mailersend: spam_complaint"),  # 2.0's complaint type
+        ("activity.unsubscribed", "mailersend: unsubscribed"),
+    ],
+)
+@pytest.mark.parametrize("recipient_key", ["recipient", "email"])
+def test_webhooks_2_0_events_suppress_as_legacy_ones_do(
+    endpoint: tuple[str, Path], event_type: str, reason: str, recipient_key: str
+) -> None:
+    url, state = endpoint
+    payload = webhook_payload(event_type, "Ana@Example.com", version=2, recipient_key=recipient_key)
+    assert sign_webhook(payload, SECRET).post(url) == (200, "suppressed\n")
+    assert entries(state) == [("ana@example.com", reason, "mailersend-webhook")]
+
+
+@pytest.mark.parametrize("event_type", ["activity.delivered", "activity.opened", "activity.suppressed"])
+def test_other_webhooks_2_0_events_are_ignored(endpoint: tuple[str, Path], event_type: str) -> None:
+    url, state = endpoint
+    answer = sign_webhook(webhook_payload(event_type, "ana@example.com", version=2), SECRET).post(url)
+    assert answer == (200, f"ignored: {event_type}\n")
+    assert entries(state) == []
+
+
+def test_a_forged_webhooks_2_0_event_is_401(endpoint: tuple[str, Path]) -> None:
+    url, state = endpoint
+    assert forge_webhook(V2_UNSUBSCRIBED).post(url)[0] == 401
+    assert sign_webhook(V2_UNSUBSCRIBED, SECRET).without_signature().post(url)[0] == 401
+    assert entries(state) == []
+
+
+def test_the_webhook_test_ping_is_answered_200_and_changes_nothing(endpoint: tuple[str, Path]) -> None:
+    url, state = endpoint
+    assert WebhookCall(PING, PING_SIGNATURE).post(url) == (200, "test ping received\n")
+    assert sign_webhook(webhook_ping(), TEST_SECRET).post(url) == (200, "test ping received\n")
+    assert sign_webhook(webhook_ping(), SECRET).post(url) == (200, "test ping received\n")
+    assert entries(state) == []
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_public_test_secret_never_authorises_a_real_event(
+    endpoint: tuple[str, Path], version: int
+) -> None:
+    url, state = endpoint
+    event = webhook_payload("activity.unsubscribed", "ceo@example.com", version=version)
+    assert sign_webhook(event, TEST_SECRET).post(url)[0] == 401
+    # a ping that also carries an event's data is not a ping
+    assert sign_webhook({**webhook_ping(), "data": event["data"]}, TEST_SECRET).post(url)[0] == 401
+    assert entries(state) == []
+
+
+def test_the_public_test_secret_cannot_be_configured_as_the_webhooks_own(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="public test secret"):
+        make_app(Secret(f"{SECRET},{TEST_SECRET}"), tmp_path / "state")
+
+
+@pytest.mark.parametrize(
+    "recipient", ["@gmail.com", "a@b@c.example", "gmail.com", "ana@", "ana @example.com"]
+)
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_event_for_an_invalid_recipient_is_400_and_suppresses_nothing(
+    endpoint: tuple[str, Path], recipient: str, version: int
+) -> None:
+    url, state = endpoint
+    payload = webhook_payload("activity.spam_complaint", recipient, version=version)
+    status, answer = sign_webhook(payload, SECRET).post(url)
+    assert (status, answer.startswith("malformed event:")) == (400, True)
+    assert "invalid address" in answer
+    assert entries(state) == []  # "@gmail.com" would have suppressed a whole domain
+
+
+def test_after_a_webhooks_2_0_unsubscribe_from_mailersends_own_header_the_next_campaign_leaves_it_out(
+    campaign_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TIERII_MAILERSEND_UNSUBSCRIBE=mailersend: the header is MailerSend's, and its unsubscribe
+    comes back through activity.unsubscribed (2.0) to TierII's suppression list."""
+    runner = CliRunner()
+    state = campaign_dir / "state"
+    with LocalMailerSend(bulk_delay=0.01, plan="hobby", limits={"bulk-email": None, "other": None}) as api:
+        for name, value in {**api.environment(), **FAST_SETTINGS}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("TIERII_MAILERSEND_UNSUBSCRIBE", "mailersend")
+        first = runner.invoke(cli, ["send", "contacts.csv", "-t", "offer.mustache", "--campaign", "march"])
+        assert first.exit_code == 0, first.output
+        (to_ana,) = api.messages_to("ana@example.com")
+        assert to_ana.list_unsubscribe is None  # MailerSend's own header went out
+
+        with running(state) as url:
+            answer = sign_webhook(webhook_for(to_ana, "activity.unsubscribed", version=2), SECRET).post(url)
+        assert answer == (200, "suppressed\n")
+
+        second = runner.invoke(cli, ["send", "contacts.csv", "-t", "offer.mustache", "--campaign", "april"])
+        assert second.exit_code == 0, second.output
+        assert len(api.messages_to("ana@example.com")) == 1
+        assert len(api.messages_to("ben@example.com")) == 2

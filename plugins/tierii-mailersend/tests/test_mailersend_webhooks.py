@@ -6,14 +6,28 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tierii_core.errors import ConfigurationError
 from tierii_core.models import Secret
-from tierii_mailersend.testing import EVENT_TYPES, forge_webhook, sign_webhook, webhook_payload
+from tierii_mailersend.testing import (
+    EVENT_TYPES,
+    TEST_SECRET,
+    forge_webhook,
+    sign_webhook,
+    webhook_payload,
+    webhook_ping,
+)
 from tierii_mailersend.testing.webhooks import encode
-from tierii_mailersend.webhooks import SUPPRESSING, MalformedEvent, SignatureCheck, WebhookEvent, sign
+from tierii_mailersend.webhooks import (
+    SUPPRESSING,
+    MalformedEvent,
+    SignatureCheck,
+    WebhookEvent,
+    is_test_ping,
+    sign,
+)
 
 SECRET = "whsec-known-answer"
 CHECK = SignatureCheck(Secret(SECRET))
@@ -86,7 +100,7 @@ def test_an_empty_secret_is_refused_naming_the_variable(value: str) -> None:
 def test_three_events_suppress_their_recipient(event_type: str, reason: str) -> None:
     payload = webhook_payload(event_type, "Ana@Example.com", message_id="63fd1c1d5f010335ed07066b")
     event = WebhookEvent.parse(encode(payload))
-    assert (event.type, event.recipient, event.suppression_reason) == (event_type, "Ana@Example.com", reason)
+    assert (event.type, event.recipient, event.suppression_reason) == (event_type, "Ana@example.com", reason)
     assert event.message_id == "63fd1c1d5f010335ed07066b"
     assert event.event_id == payload["data"]["id"]
     assert event.webhook_id == payload["webhook_id"]
@@ -120,10 +134,10 @@ def test_an_ignored_event_needs_no_recipient() -> None:
         (b"[1, 2]", "not a JSON object"),
         (b'{"data": {}}', "no event 'type'"),
         (b'{"type": 7}', "no event 'type'"),
-        (b'{"type": "activity.unsubscribed", "data": {}}', "without data.email.recipient.email"),
+        (b'{"type": "activity.unsubscribed", "data": {}}', "without a recipient"),
         (
             b'{"type": "activity.hard_bounced", "data": {"email": {"recipient": {"email": 5}}}}',
-            "without data.email.recipient.email",
+            "without a recipient",
         ),
         (
             b'{"type": "activity.spam_complaint", "data": {"email": {"recipient": {"email": "nobody"}}}}',
@@ -162,3 +176,93 @@ def test_the_helper_builds_payloads_shaped_like_the_reference() -> None:
     assert len(data["id"]) == 24 and int(data["id"], 16) >= 0
     assert data["created_at"].endswith("Z")
     assert encode(payload).isascii()
+
+
+# -- Webhooks 2.0, the test ping, invalid recipients (issues 15.1, 15.2, 11.11) ----------------------
+
+
+def test_a_webhooks_2_0_event_is_read_from_its_own_fields() -> None:
+    # shaped like Symfony's MailerSend bridge v2 fixture hard_bounced.json
+    payload = webhook_payload("activity.hard_bounced", "test@example.com", version=2, message_id="67f91abd")
+    assert "email" not in payload["data"] and payload["data"]["recipient"] == "test@example.com"
+    event = WebhookEvent.parse(encode(payload))
+    assert (event.format, event.recipient, event.message_id) == ("v2", "test@example.com", "67f91abd")
+    assert (event.suppression_reason, event.detail) == (
+        "mailersend: hard_bounced",
+        "Host or domain name not found",
+    )
+    # data.email as a string: the docs' name for the same field (Symfony's sent_email_key.json)
+    documented = webhook_payload(
+        "activity.spam_complaints", "t@example.com", version=2, recipient_key="email"
+    )
+    assert WebhookEvent.parse(encode(documented)).recipient == "t@example.com"
+
+
+def test_a_webhooks_2_0_event_naming_two_recipients_is_malformed() -> None:
+    payload = webhook_payload("activity.unsubscribed", "a@example.com", version=2)
+    payload["data"]["email"] = "b@example.com"
+    with pytest.raises(MalformedEvent, match="different addresses"):
+        WebhookEvent.parse(encode(payload))
+
+
+@pytest.mark.parametrize("recipient", ["@gmail.com", "a@b@c.example", "gmail.com", "a@", "a b@example.com"])
+def test_a_suppressing_event_for_an_invalid_address_is_malformed(recipient: str) -> None:
+    for version in (1, 2):
+        with pytest.raises(MalformedEvent, match="invalid address"):
+            WebhookEvent.parse(encode(webhook_payload("activity.unsubscribed", recipient, version=version)))
+
+
+def test_the_ping_helper_is_signed_as_mailersend_signs_its_ping() -> None:
+    # body and Signature recorded in Symfony's bridge test (v2/MailerSendRequestParserTest.php)
+    body = (
+        b'{"type":"webhook.test","message":"This is a ping test message",'
+        b'"created_at":"2026-04-08T12:19:27.608339Z"}'
+    )
+    recorded = "7fb29be5b1cdb588ee67fa43a0a9d1b394cbb9603a0ac0b87924649d715194c2"
+    assert sign_webhook(body, TEST_SECRET).signature == recorded
+    assert is_test_ping(body, recorded)
+    assert not is_test_ping(body, sign(body, SECRET))  # the ping under another key is not the public one
+    assert set(webhook_ping()) == {"type", "message", "created_at"}
+    assert WebhookEvent.parse(body).is_test and WebhookEvent.parse(body).suppression_reason is None
+
+
+def test_only_a_pure_ping_is_accepted_under_the_public_test_secret() -> None:
+    event = encode(webhook_payload("activity.unsubscribed", "ceo@example.com"))
+    assert not is_test_ping(event, sign(event, TEST_SECRET))
+    fake = encode({**webhook_ping(), "data": {"recipient": "ceo@example.com"}})
+    assert not is_test_ping(fake, sign(fake, TEST_SECRET))
+    with pytest.raises(ConfigurationError, match="public test secret"):
+        SignatureCheck(Secret(TEST_SECRET))
+
+
+addresses = st.one_of(
+    st.emails(),
+    st.text(max_size=40),
+    st.sampled_from(["@gmail.com", "a@b@c.example", "Ana@Example.COM", " ana@example.com ", ""]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    event_type=st.sampled_from([*SUPPRESSING, "activity.delivered", "activity.opened"]),
+    recipient=addresses,
+    recipient_key=st.sampled_from(["recipient", "email"]),
+)
+def test_both_formats_mean_the_same_for_any_recipient(
+    event_type: str, recipient: str, recipient_key: str
+) -> None:
+    """A legacy event and its Webhooks 2.0 twin suppress the same address, or are both refused."""
+    results = []
+    for payload in (
+        webhook_payload(event_type, recipient),
+        webhook_payload(event_type, recipient, version=2, recipient_key=recipient_key),
+    ):
+        try:
+            event = WebhookEvent.parse(encode(payload))
+        except MalformedEvent:
+            results.append("malformed")
+        else:
+            results.append((event.suppression_reason, event.recipient if event.suppression_reason else None))
+    assert results[0] == results[1]
+    if isinstance(results[0], tuple) and results[0][0] is not None:
+        assert "@" in results[0][1] and not results[0][1].startswith("@")

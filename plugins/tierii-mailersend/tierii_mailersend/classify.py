@@ -5,10 +5,15 @@ data, so every mapping is testable without a server. The rules:
 
 - 2xx from /v1/email: sent with ``x-message-id``; SOME_/ALL_SUPPRESSED warnings that name the
   recipient: permanent, with MailerSend's reasons.
-- a completed bulk job: ``validation_errors`` and ``suppressed_recipients`` keyed
-  ``message.{index}`` fail exactly those recipients; every other one is sent.
+- a completed bulk job: ``validation_errors`` (keyed ``message.{index}``) and
+  ``suppressed_recipients`` (keyed ``message.{index}`` or by message id: matched by index, by
+  the addresses inside each entry, or by ``messages_id``) fail exactly those recipients; every
+  other one is sent. Suppressed recipients that cannot be matched make the unmatched ones
+  unknown: a recipient MailerSend reports suppressed is never recorded as sent.
 - 422: permanent for the recipients it names; in a bulk request, the others were not sent
   either and are transient (safe to resend); a 422 naming nobody fails the whole request.
+  A refusal of a plan-restricted field (``headers``, ``list_unsubscribe``: Professional and
+  Enterprise only) is transient: the provider resends without it (:mod:`.unsubscribe`).
 - 429 and 5xx: transient, with ``retry-after``; 504 (a gateway gave up waiting, the API may have
   accepted the request) is unknown. Other 4xx: permanent.
 - 401/403/404/405 and an exhausted daily quota: nothing can be sent, :class:`FatalProviderError`.
@@ -29,6 +34,8 @@ from tierii_mailersend.client import Reply
 PROVIDER = "mailersend"
 
 _INDEX_KEY = re.compile(r"^(?:message\.)?(\d+)(?:\.|$)")
+#: fields MailerSend accepts on the Professional and Enterprise plans only
+PLAN_FIELDS = frozenset({"headers", "list_unsubscribe"})
 _FATAL = {
     401: "MailerSend refused the API token (401 {detail}): check TIERII_MAILERSEND_API_TOKEN",
     403: "MailerSend refused the request (403 {detail}): the token lacks email access or the "
@@ -98,12 +105,52 @@ def fatal_reason(reply: Reply) -> str | None:
     return None
 
 
+def _field_errors(errors: Any, index: int | None = None) -> Iterable[tuple[int | None, str, str]]:
+    """``(index or None, field, message)`` for every error, keys with or without a
+    ``message.{index}.`` prefix, flat (``"message.2.to.0.email"``) or nested."""
+    if not isinstance(errors, Mapping):
+        return
+    for key, value in errors.items():
+        key = str(key)
+        where = index
+        match = _INDEX_KEY.match(key)
+        if match and index is None:
+            where, key = int(match.group(1)), key[match.end() :]
+        if isinstance(value, Mapping):
+            if key:
+                for _, field, text in _field_errors(value, where):
+                    yield where, f"{key}.{field}", text
+            else:
+                yield from _field_errors(value, where)
+        else:
+            words = value if isinstance(value, (list, tuple)) else [value]
+            yield where, key or "email", " ".join(str(w) for w in words)
+
+
+def plan_refusals(errors: Any) -> dict[int | None, str]:
+    """Where ``errors`` refuse a field of the Professional and Enterprise plans (``headers``,
+    ``list_unsubscribe``), with the API's words: ``{index or None: "list_unsubscribe: ..."}``.
+    Only the field itself: ``headers.0.name`` is a bad header name, not the plan."""
+    return {where: f"{field}: {text}" for where, field, text in _field_errors(errors) if field in PLAN_FIELDS}
+
+
+def plan_refusal(reply: Reply) -> str | None:
+    """The API's words when a 422 refuses a plan-restricted field; None otherwise."""
+    if reply.status != 422 or not isinstance(reply.body, Mapping):
+        return None
+    found = plan_refusals(reply.body.get("errors"))
+    return next(iter(found.values()), None)
+
+
 def refused(reply: Reply, messages: Sequence[Message], *, bulk: bool) -> list[Outcome]:
     """Outcomes for a send request answered with a non-2xx status (raises when fatal)."""
     reason = fatal_reason(reply)
     if reason is not None:
         raise FatalProviderError(reason)
     text = f"MailerSend {describe(reply)}"
+    plan = plan_refusal(reply)
+    if plan is not None:  # nothing was sent; the provider resends without the field
+        return [Outcome.transient(m, PROVIDER, f"not sent, refused for the plan: {plan}") for m in messages]
     if reply.status == 429 or (500 <= reply.status < 600 and reply.status != 504):
         wait = retry_after(reply.headers)
         return [Outcome.transient(m, PROVIDER, text, retry_after=wait) for m in messages]
@@ -200,37 +247,104 @@ def completed_bulk(
     status: Mapping[str, Any], messages: Sequence[Message], bulk_email_id: str
 ) -> list[Outcome]:
     """Outcomes from a completed ``GET /v1/bulk-email/{id}``'s ``data``."""
-    invalid = _errors_by_index(status.get("validation_errors"), len(messages))
-    suppressed = _suppressed_by_index(status.get("suppressed_recipients"), messages)
+    count = len(messages)
+    invalid = _errors_by_index(status.get("validation_errors"), count)
+    plan = {i: text for i, text in plan_refusals(status.get("validation_errors")).items() if i is not None}
+    ids = status.get("messages_id")
+    suppressed, unmatched = _suppressed_by_index(status, messages, ids, invalid.keys())
     failed = invalid.keys() | suppressed.keys()
-    ids = _message_ids(status.get("messages_id"), len(messages), invalid.keys(), failed, bulk_email_id)
+    message_ids = _message_ids(ids, count, invalid.keys(), failed, bulk_email_id)
     outcomes = []
     for index, message in enumerate(messages):
-        if index in invalid:
+        if index in plan:
+            outcomes.append(
+                Outcome.transient(message, PROVIDER, f"not sent, refused for the plan: {plan[index]}")
+            )
+        elif index in invalid:
             outcomes.append(
                 Outcome.permanent(message, PROVIDER, f"MailerSend refused this email: {invalid[index]}")
             )
         elif index in suppressed:
             outcomes.append(Outcome.permanent(message, PROVIDER, _suppressed_reason(suppressed[index])))
+        elif unmatched:
+            outcomes.append(
+                Outcome.unknown(
+                    message,
+                    PROVIDER,
+                    f"bulk request {bulk_email_id}: MailerSend reports {unmatched} suppressed "
+                    "recipient(s) it does not name in a way TierII can match; this one may be among them",
+                )
+            )
         else:
-            outcomes.append(Outcome.sent(message, PROVIDER, ids[index]))
+            outcomes.append(Outcome.sent(message, PROVIDER, message_ids[index]))
     return outcomes
 
 
-def _suppressed_by_index(suppressed: Any, messages: Sequence[Message]) -> dict[int, list[str]]:
-    """Either ``{"message.2": {"to": {"x@y": ["blocklisted"]}}}`` or ``[{"email", "reasons"}]``."""
+def _suppressed_by_index(
+    status: Mapping[str, Any], messages: Sequence[Message], ids: Any, invalid: Iterable[int]
+) -> tuple[dict[int, list[str]], int]:
+    """Which emails MailerSend suppressed (index -> reasons), and how many suppressed
+    recipients could not be matched to an email.
+
+    ``suppressed_recipients`` is keyed ``message.{index}`` or by message id (its inner shape is
+    undocumented): an entry is matched by its index, else by the addresses inside it, else by
+    its key's position in ``messages_id`` (when that lists every valid email, in order).
+    A list of ``{email, reasons}`` is matched by address.
+    """
+    suppressed = status.get("suppressed_recipients")
+    by_email = {m.to.email.lower(): i for i, m in enumerate(messages)}
+    valid = [i for i in range(len(messages)) if i not in set(invalid)]
+    by_id = dict(zip(ids, valid, strict=True)) if isinstance(ids, list) and len(ids) == len(valid) else {}
     found: dict[int, list[str]] = {}
+    unmatched = 0
+    entries: list[tuple[str | None, Any]] = []
     if isinstance(suppressed, Mapping):
-        for key, value in suppressed.items():
-            match = _INDEX_KEY.match(str(key))
-            if match and int(match.group(1)) < len(messages):
-                found[int(match.group(1))] = sorted(set(_reason_words(value)))
+        entries = [(str(key), value) for key, value in suppressed.items()]
     elif isinstance(suppressed, list):
-        by_email = {m.to.email.lower(): i for i, m in enumerate(messages)}
-        for entry in suppressed:
-            if isinstance(entry, Mapping) and str(entry.get("email", "")).lower() in by_email:
-                index = by_email[str(entry["email"]).lower()]
-                found[index] = [str(r) for r in entry.get("reasons") or ()]
+        entries = [(None, value) for value in suppressed]
+    for key, value in entries:
+        match = _INDEX_KEY.match(key) if key is not None else None
+        if match and int(match.group(1)) < len(messages):
+            found[int(match.group(1))] = sorted(set(_reason_words(value)))
+            continue
+        addresses = _addresses_in(value)
+        if addresses:
+            for address, reasons in addresses.items():
+                if address in by_email:
+                    found[by_email[address]] = reasons
+                else:
+                    unmatched += 1
+        elif key in by_id:
+            found[by_id[key]] = sorted(set(_reason_words(value)))
+        else:
+            unmatched += 1
+    reported = status.get("suppressed_recipients_count")
+    if isinstance(reported, int) and reported > len(found) + unmatched:
+        unmatched = reported - len(found)
+    return found, unmatched
+
+
+def _addresses_in(value: Any) -> dict[str, list[str]]:
+    """``{address: reasons}`` for every address inside one suppression entry, whatever its
+    shape: ``{"to": {"x@y": ["blocklisted"]}}``, ``[{"email": "x@y", "reasons": [...]}]``..."""
+    found: dict[str, list[str]] = {}
+    if isinstance(value, str):
+        if "@" in value:
+            found[value.strip().lower()] = []
+    elif isinstance(value, Mapping):
+        email = value.get("email")
+        if isinstance(email, str) and "@" in email:
+            reasons = value.get("reasons", value.get("reason"))
+            found[email.strip().lower()] = sorted(set(_reason_words(reasons)))
+            return found
+        for key, item in value.items():
+            if "@" in str(key):
+                found[str(key).strip().lower()] = sorted(set(_reason_words(item)))
+            else:
+                found.update(_addresses_in(item))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found.update(_addresses_in(item))
     return found
 
 

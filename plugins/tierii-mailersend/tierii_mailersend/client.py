@@ -109,15 +109,17 @@ class ApiClient:
             if hasattr(resource, "logger") and hasattr(resource, "client"):
                 resource.logger = _SDK_LOGGER
 
-    def send_email(self, request: Any) -> Reply:
-        """POST /v1/email. Through ``client.request``: ``emails.send`` drops the body, and with
-        it the SOME_/ALL_SUPPRESSED warnings."""
-        payload = request.model_dump(by_alias=True, exclude_none=True)
-        return self._call(lambda: self._sdk.request("POST", "email", body=payload), raw=True)
+    def send_email(self, payload: Mapping[str, Any]) -> Reply:
+        """POST /v1/email with one email object (:func:`.payload.build_request`). Through
+        ``client.request``: ``emails.send`` drops the body, and with it the SOME_/ALL_SUPPRESSED
+        warnings, and the SDK's model would drop ``list_unsubscribe``."""
+        body = dict(payload)
+        return self._call(lambda: self._sdk.request("POST", "email", body=body), raw=True)
 
-    def send_bulk(self, requests: Sequence[Any]) -> Reply:
-        """POST /v1/bulk-email with one email object per recipient."""
-        return self._call(lambda: self._sdk.emails.send_bulk(list(requests)))
+    def send_bulk(self, payloads: Sequence[Mapping[str, Any]]) -> Reply:
+        """POST /v1/bulk-email with one email object per recipient (raw, for the same reason)."""
+        body = [dict(p) for p in payloads]
+        return self._call(lambda: self._sdk.request("POST", "bulk-email", body=body), raw=True)
 
     def bulk_status(self, bulk_email_id: str) -> Reply:
         """GET /v1/bulk-email/{id}."""

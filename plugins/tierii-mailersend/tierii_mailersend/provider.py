@@ -9,13 +9,14 @@ from collections.abc import Iterator, Sequence
 from tierii_core.components import DeliveryProvider
 from tierii_core.errors import ConfigurationError, FatalProviderError
 from tierii_core.logs import get_logger
-from tierii_core.models import CheckStep, Credentials, Message, Outcome
+from tierii_core.models import CheckStep, Credentials, Message, Outcome, Status
 from tierii_mailersend import classify
 from tierii_mailersend.bulk import BulkUnresolved, wait_for_completion
 from tierii_mailersend.client import ApiClient, ClientPool, Reply, RequestLost, RequestNotSent
-from tierii_mailersend.payload import InvalidMessage, build_request
+from tierii_mailersend.payload import InvalidMessage, build_request, one_click_url
 from tierii_mailersend.quota import DailyQuota
 from tierii_mailersend.settings import MAX_BULK_SIZE, MailerSendSettings
+from tierii_mailersend.unsubscribe import UnsubscribeHeader
 
 log = get_logger()
 
@@ -34,6 +35,8 @@ class MailerSendProvider(DeliveryProvider):
     # the defaults' figures; each instance sets its own from its settings
     max_batch = MAX_BULK_SIZE
     max_per_minute = 10 * PACING_MARGIN
+    #: MailerSend DKIM-signs with the customer's verified domain
+    signs_for_sender = True
 
     def __init__(self, settings: MailerSendSettings, credentials: Credentials | None) -> None:
         super().__init__(settings, credentials)
@@ -47,6 +50,9 @@ class MailerSendProvider(DeliveryProvider):
         self._pool: ClientPool | None = None
         self._stopping = threading.Event()
         self._fatal: str | None = None
+        self.unsubscribe = UnsubscribeHeader(settings.unsubscribe)
+        # with TIERII_MAILERSEND_UNSUBSCRIBE=mailersend the header that goes out is MailerSend's
+        self.adds_list_unsubscribe = not self.unsubscribe.ours
 
     @classmethod
     def is_configured(cls, settings: MailerSendSettings) -> bool:
@@ -74,7 +80,7 @@ class MailerSendProvider(DeliveryProvider):
         self.quota.observe(reply.headers)
         if reply.ok:
             self.quota.observe_quota(reply.body)
-            if self.max_per_day is None and self.quota.quota:
+            if self.max_per_day is None and self.quota.quota is not None:
                 self.max_per_day = self.quota.quota
             self.quota.require()
             return
@@ -106,26 +112,33 @@ class MailerSendProvider(DeliveryProvider):
         if self._fatal is not None:
             raise FatalProviderError(self._fatal)
         outcomes: dict[int, Outcome] = {}
-        requests, positions = [], []
-        for index, message in enumerate(messages):
-            try:
-                requests.append(build_request(message))
-                positions.append(index)
-            except InvalidMessage as exc:
-                outcomes[index] = Outcome.permanent(message, self.name, f"not sent: {exc}")
-        if requests:
-            batch = [messages[i] for i in positions]
-            self.quota.require()
-            client = self._pool.get()
-            results = (
-                self._send_bulk(client, requests, batch)
-                if self.settings.bulk and len(requests) > 1
-                else [self._send_one(client, r, m) for r, m in zip(requests, batch, strict=True)]
-            )
-            outcomes.update(zip(positions, results, strict=True))
+        wanted = any(one_click_url(m) for m in messages)
+        with self.unsubscribe.deciding(self._stopping, wanted) as ours:
+            if self._fatal is not None:  # decided while this worker waited
+                raise FatalProviderError(self._fatal)
+            requests, positions = [], []
+            for index, message in enumerate(messages):
+                try:
+                    requests.append(build_request(message, our_unsubscribe=ours))
+                    positions.append(index)
+                except InvalidMessage as exc:
+                    outcomes[index] = Outcome.permanent(message, self.name, f"not sent: {exc}")
+            if requests:
+                batch = [messages[i] for i in positions]
+                self.quota.require()
+                client = self._pool.get()
+                results = (
+                    self._send_bulk(client, requests, batch)
+                    if self.settings.bulk and len(requests) > 1
+                    else [self._send_one(client, r, m) for r, m in zip(requests, batch, strict=True)]
+                )
+                outcomes.update(zip(positions, results, strict=True))
+                carried = any("list_unsubscribe" in r for r in requests)
+                if carried and any(o.status is Status.SENT for o in results):
+                    self.unsubscribe.accepted()
         return [outcomes[i] for i in range(len(messages))]
 
-    def _send_one(self, client: ApiClient, request: object, message: Message) -> Outcome:
+    def _send_one(self, client: ApiClient, request: dict, message: Message) -> Outcome:
         try:
             reply = client.send_email(request)
         except RequestNotSent as exc:
@@ -136,9 +149,19 @@ class MailerSendProvider(DeliveryProvider):
         self._observe(reply, "email")
         if reply.ok:
             return classify.accepted_email(reply, message)
+        self._plan_refused(classify.plan_refusal(reply))
         return classify.refused(reply, [message], bulk=False)[0]
 
-    def _send_bulk(self, client: ApiClient, requests: list[object], batch: list[Message]) -> list[Outcome]:
+    def _plan_refused(self, detail: str | None) -> None:
+        """MailerSend refused a field of the Professional plan: switch to its own unsubscribe
+        header, or stop at the next send (this batch's accepted emails are recorded first)."""
+        if detail is not None:
+            reason = self.unsubscribe.refused_by_plan(detail)
+            if reason is not None:
+                self._fatal = reason
+            self.adds_list_unsubscribe = not self.unsubscribe.ours
+
+    def _send_bulk(self, client: ApiClient, requests: list[dict], batch: list[Message]) -> list[Outcome]:
         try:
             reply = client.send_bulk(requests)
         except RequestNotSent as exc:
@@ -148,6 +171,7 @@ class MailerSendProvider(DeliveryProvider):
             return classify.lost(batch, str(exc))
         self._observe(reply, "bulk-email")
         if not reply.ok:
+            self._plan_refused(classify.plan_refusal(reply))
             return classify.refused(reply, batch, bulk=True)
         bulk_email_id = reply.body.get("bulk_email_id") if isinstance(reply.body, dict) else None
         if not bulk_email_id:
@@ -169,11 +193,14 @@ class MailerSendProvider(DeliveryProvider):
                 Outcome.unknown(m, self.name, f"accepted by MailerSend, result unknown: {exc}") for m in batch
             ]
         outcomes = classify.completed_bulk(status, batch, str(bulk_email_id))
+        plan = classify.plan_refusals(status.get("validation_errors"))
+        self._plan_refused(next(iter(plan.values()), None))
         log.info(
             "mailersend.bulk_completed",
             bulk_email_id=bulk_email_id,
-            sent=sum(o.reason is None for o in outcomes),
-            refused=sum(o.reason is not None for o in outcomes),
+            sent=sum(o.status is Status.SENT for o in outcomes),
+            refused=sum(o.status is Status.FAILED for o in outcomes),
+            unknown=sum(o.status is Status.UNKNOWN for o in outcomes),
         )
         return outcomes
 
@@ -217,4 +244,10 @@ class MailerSendProvider(DeliveryProvider):
             )
             return
         self.quota.observe_quota(reply.body)
-        yield CheckStep("api quota", (self.quota.remaining or 0) > 0, self.quota.summary())
+        yield CheckStep("api quota", self.quota.left_today, self.quota.summary())
+        yield CheckStep("unsubscribe header", True, f"{self.unsubscribe.describe()} ({self._mode_note()})")
+
+    def _mode_note(self) -> str:
+        if self.unsubscribe.mode == "auto":
+            return "TIERII_MAILERSEND_UNSUBSCRIBE=auto: MailerSend's own if the plan refuses ours"
+        return f"TIERII_MAILERSEND_UNSUBSCRIBE={self.unsubscribe.mode}"

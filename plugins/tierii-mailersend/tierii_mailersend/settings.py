@@ -2,7 +2,8 @@
 
 Defaults are MailerSend's documented figures for an account with a healthy reputation
 (``/v1/email`` 120 requests a minute, ``/v1/bulk-email`` 10, at most 500 emails per bulk request).
-``webhook_secret`` is for ``tierii mailersend webhooks serve``, not for sending.
+``webhook_secret`` is for ``tierii mailersend webhooks serve``, not for sending. ``unsubscribe``
+chooses whose List-Unsubscribe header goes out (see :mod:`tierii_mailersend.unsubscribe`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from tierii_core.models import Secret
 
 OFFICIAL_BASE_URL = "https://api.mailersend.com/v1/"
 MAX_BULK_SIZE = 500  # documented limit of objects in one POST /v1/bulk-email
+#: TIERII_MAILERSEND_UNSUBSCRIBE: whose List-Unsubscribe header the emails carry
+UNSUBSCRIBE_MODES = ("auto", "ours", "mailersend")
 
 
 def _base_url_ok(_: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -113,6 +116,16 @@ class MailerSendSettings:
         metadata={
             "help": "How long to wait for a bulk request to complete; after that its emails are 'unknown'.",
             "form": "a number of seconds > 0",
+        },
+    )
+    unsubscribe: str = field(
+        default="auto",
+        converter=lambda value: str(value).strip().lower(),
+        validator=attrs.validators.in_(UNSUBSCRIBE_MODES),
+        metadata={
+            "help": "Whose List-Unsubscribe header goes out: ours (list_unsubscribe, Professional and "
+            "Enterprise plans), mailersend (its own), or auto: ours until the plan refuses it.",
+            "form": "auto, ours or mailersend",
         },
     )
     webhook_secret: Secret = field(

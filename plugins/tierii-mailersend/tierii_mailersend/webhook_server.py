@@ -2,11 +2,13 @@
 unsubscribe endpoint.
 
 ``POST`` only. The raw body is checked against the ``Signature`` header before anything else
-is read from it; a missing or wrong signature is 401 and changes nothing. A genuine
-``activity.hard_bounced``, ``activity.spam_complaint`` or ``activity.unsubscribed`` event puts
-its recipient on the suppression list at once; other events are acknowledged (200) and
-ignored. MailerSend gives up on a call after 3 s (and retries after 10 s and 100 s), so the
-answer comes as soon as the suppression is written; the write runs off the event loop.
+is read from it; a missing or wrong signature is 401 and changes nothing. A genuine hard
+bounce, spam complaint or unsubscribe (legacy or Webhooks 2.0 payload) puts its recipient on
+the suppression list at once; other events are acknowledged (200) and ignored. MailerSend's
+``webhook.test`` ping, signed with its public test secret, is answered 200 and changes nothing
+(a webhook whose test fails cannot be saved). MailerSend gives up on a call after 3 s (and
+retries after 10 s and 100 s), so the answer comes as soon as the suppression is written;
+the write runs off the event loop.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from starlette.routing import Route
 from tierii_core.logs import get_logger
 from tierii_core.models import Secret
 from tierii_core.suppression import Suppressor
-from tierii_mailersend.webhooks import SIGNATURE_HEADER, SOURCE, MalformedEvent, SignatureCheck, WebhookEvent
+from tierii_mailersend.webhooks import (
+    SIGNATURE_HEADER,
+    SOURCE,
+    MalformedEvent,
+    SignatureCheck,
+    WebhookEvent,
+    is_test_ping,
+)
 
 log = get_logger()
 
@@ -55,6 +64,11 @@ def _refuse(request: Request, status: int, reason: str) -> PlainTextResponse:
     return PlainTextResponse(reason + "\n", status_code=status)
 
 
+def _test_ping() -> PlainTextResponse:
+    log.info("webhook.test", provider="mailersend")
+    return PlainTextResponse("test ping received\n")
+
+
 def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starlette:
     """The endpoint at ``path``, checking signatures with ``secret`` (one or several,
     comma-separated), suppressing in the state database under ``state_dir``."""
@@ -69,11 +83,15 @@ def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starl
         if not signature:
             return _refuse(request, 401, "missing Signature header")
         if not check.genuine(body, signature):
+            if is_test_ping(body, signature):
+                return _test_ping()
             return _refuse(request, 401, "invalid signature")
         try:
             event = WebhookEvent.parse(body)
         except MalformedEvent as exc:
             return _refuse(request, 400, f"malformed event: {exc}")
+        if event.is_test:
+            return _test_ping()
         reason = event.suppression_reason
         if reason is None:
             log.debug("webhook.ignored", provider="mailersend", type=event.type, event_id=event.event_id)
@@ -98,6 +116,7 @@ def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starl
             reason=reason,
             detail=event.detail,
             already=not added,
+            format=event.format,
             event_id=event.event_id,
             webhook_id=event.webhook_id,
             message_id=event.message_id,

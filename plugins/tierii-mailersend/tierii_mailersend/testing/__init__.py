@@ -29,17 +29,20 @@ from tierii_mailersend.testing.records import AcceptedMessage, RequestRecord, pe
 from tierii_mailersend.testing.server import DEFAULT_TOKEN, LocalMailerSend
 from tierii_mailersend.testing.webhooks import (
     EVENT_TYPES,
+    TEST_SECRET,
     WebhookCall,
     forge_webhook,
     sign_webhook,
     webhook_for,
     webhook_payload,
+    webhook_ping,
 )
 
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TOKEN",
     "EVENT_TYPES",
+    "TEST_SECRET",
     "AcceptedMessage",
     "Account",
     "Answer",
@@ -53,4 +56,5 @@ __all__ = [
     "sign_webhook",
     "webhook_for",
     "webhook_payload",
+    "webhook_ping",
 ]

@@ -21,7 +21,7 @@ from attrs import define, field, frozen
 from tierii_mailersend.testing.faults import Fault, FaultScript
 from tierii_mailersend.testing.limits import DailyQuota, FixedWindow, RateLimit, Verdict, seconds_header
 from tierii_mailersend.testing.records import AcceptedMessage, Journal, RequestRecord, message_from_object
-from tierii_mailersend.testing.validation import invalid_body, validate_email_object
+from tierii_mailersend.testing.validation import PLANS, invalid_body, validate_email_object
 
 MAX_BULK = 500
 
@@ -31,6 +31,10 @@ DEFAULT_LIMITS: Mapping[str, RateLimit] = {
     "bulk-email": RateLimit(10),
     "other": RateLimit(60),
 }
+
+#: how a completed bulk job keys ``suppressed_recipients``: by the email's message id (as the
+#: docs describe it) or by ``message.{index}`` (like ``validation_errors``)
+SUPPRESSION_KEYS = ("message_id", "index")
 
 _LIMIT_GROUP = {"email": "email", "bulk-email": "bulk-email", "bulk-status": "other", "api-quota": "other"}
 
@@ -72,12 +76,20 @@ class Account:
         verified_domains: Collection[str] | None = None,
         suppressed: Mapping[str, Sequence[str]] | None = None,
         limits: Mapping[str, RateLimit | None] | None = None,
-        daily_quota: int = 100_000,
+        daily_quota: int | None = None,
         bulk_delay: float = 0.5,
         max_bulk: int = MAX_BULK,
+        plan: str = "professional",
+        suppression_keys: str = "message_id",
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
+        if plan not in PLANS:
+            raise ValueError(f"plan {plan!r}: expected one of {', '.join(PLANS)}")
+        if suppression_keys not in SUPPRESSION_KEYS:
+            raise ValueError(f"suppression_keys {suppression_keys!r}: expected one of {SUPPRESSION_KEYS}")
+        self.plan = plan
+        self.suppression_keys = suppression_keys
         self.tokens = set(tokens)
         self.verified_domains = None if verified_domains is None else {d.lower() for d in verified_domains}
         self._suppressed = {k.lower(): list(v) for k, v in (suppressed or {}).items()}
@@ -176,8 +188,8 @@ class Account:
         window = self._windows.get(_LIMIT_GROUP[endpoint])
         if window is not None:
             verdict = window.hit()
-            extra.update(_rate_headers(verdict))
-            if not verdict.allowed:
+            if not verdict.allowed:  # as recorded: x-ratelimit-* come with a 429 only
+                extra.update(_rate_headers(verdict))
                 extra["retry-after"] = seconds_header(verdict.retry_after, window.rate.window)
                 limit = round(window.rate.per_minute)
                 text = f"Your account reached its rate limit of {limit} requests/min."
@@ -203,7 +215,7 @@ class Account:
     # -- endpoints ----------------------------------------------------------------------------
 
     def _post_email(self, *, path: str, body: Any) -> Answer:
-        errors = validate_email_object(body, self.verified_domains)
+        errors = validate_email_object(body, self.verified_domains, self.plan)
         if errors:
             return Answer(422, {}, invalid_body(errors))
         message_id = self.new_id()
@@ -262,7 +274,8 @@ class Account:
 
     def _get_quota(self, *, path: str, body: Any) -> Answer:
         reset = self.quota.reset_at().strftime("%Y-%m-%dT%H:%M:%SZ")
-        return Answer(200, {}, {"quota": self.quota.quota, "remaining": self.quota.remaining, "reset": reset})
+        quota = -1 if self.quota.quota is None else self.quota.quota  # inferred: -1 as in the headers
+        return Answer(200, {}, {"quota": quota, "remaining": self.quota.remaining, "reset": reset})
 
     # -- bulk jobs ------------------------------------------------------------------------------
 
@@ -279,16 +292,22 @@ class Account:
         suppressed: dict[str, Any] = {}
         ids: list[str] = []
         records: list[AcceptedMessage] = []
+        refused_count = 0
         for index, obj in enumerate(job.objects):
-            problems = validate_email_object(obj, self.verified_domains)
+            problems = validate_email_object(obj, self.verified_domains, self.plan)
             if problems:
                 errors[f"message.{index}"] = problems
                 continue
             accepted, refused = self._split_suppressed(obj, locked=True)
-            if refused:
+            refused_count += len(refused)
+            message_id = self.new_id()
+            if refused and self.suppression_keys == "index":
                 suppressed[f"message.{index}"] = {"to": {r.get("email"): reasons for r, reasons in refused}}
+            elif refused:  # inferred inner shape: the recipients of the /v1/email warnings
+                suppressed[message_id] = [
+                    {"email": r.get("email"), "name": r.get("name"), "reasons": why} for r, why in refused
+                ]
             if accepted:
-                message_id = self.new_id()
                 ids.append(message_id)
                 records.extend(
                     message_from_object(obj, r, message_id, "bulk-email", job.id) for r in accepted
@@ -296,7 +315,7 @@ class Account:
         self.journal.add_messages(records)
         return {
             "total_recipients_count": _recipients(job.objects),
-            "suppressed_recipients_count": sum(len(s["to"]) for s in suppressed.values()),
+            "suppressed_recipients_count": refused_count,
             "suppressed_recipients": suppressed or None,
             "validation_errors_count": len(errors),
             "validation_errors": errors or None,

@@ -68,9 +68,12 @@ def seconds_header(seconds: float, window: float) -> str:
 
 
 class DailyQuota:
-    """Requests left today; resets at 00:00 UTC (or by :meth:`reset`)."""
+    """Requests left today; resets at 00:00 UTC (or by :meth:`reset`). ``quota`` None: no daily
+    quota applies, reported as ``-1`` as in every response MailerSend recorded."""
 
-    def __init__(self, quota: int, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(
+        self, quota: int | None, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    ) -> None:
         self.quota = quota
         self._now = now
         self._lock = threading.Lock()
@@ -86,16 +89,17 @@ class DailyQuota:
         """Count one request; False (and nothing counted) when the quota is used up."""
         with self._lock:
             self._roll()
-            if self._used >= self.quota:
+            if self.quota is not None and self._used >= self.quota:
                 return False
             self._used += 1
             return True
 
     @property
     def remaining(self) -> int:
+        """Requests left today; -1 when no quota applies."""
         with self._lock:
             self._roll()
-            return max(0, self.quota - self._used)
+            return -1 if self.quota is None else max(0, self.quota - self._used)
 
     def reset(self, used: int = 0) -> None:
         with self._lock:

@@ -25,6 +25,8 @@ class AcceptedMessage:
     bulk_email_id: str | None = None
     reply_to: str | None = None
     recipient_name: str | None = None
+    #: the ``list_unsubscribe`` sent with the email; None: MailerSend adds its own header
+    list_unsubscribe: str | None = None
 
     def header(self, name: str) -> str | None:
         """The value of a custom header sent with the email (case-insensitive name)."""
@@ -103,6 +105,7 @@ def message_from_object(
         endpoint=endpoint,
         bulk_email_id=bulk_email_id,
         reply_to=reply_to.get("email") if isinstance(reply_to, Mapping) else None,
+        list_unsubscribe=obj.get("list_unsubscribe"),
     )
 
 

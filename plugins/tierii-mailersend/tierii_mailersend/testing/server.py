@@ -100,6 +100,11 @@ class LocalMailerSend:
     ``limits`` overrides the per-minute limits by group (``"email"``, ``"bulk-email"``,
     ``"other"``; None = unlimited); ``verified_domains`` None accepts any sender domain;
     ``suppressed`` maps addresses to MailerSend's reasons (``hard_bounced``, ``blocklisted``...).
+    ``daily_quota`` None (the default) is an account without a daily quota: every answer carries
+    ``x-apiquota-remaining: -1``, as every recorded one does. ``plan`` (``trial``, ``hobby``,
+    ``starter``, ``professional``, ``enterprise``) decides whether ``headers`` and
+    ``list_unsubscribe`` are refused (422, below Professional). ``suppression_keys`` keys a bulk
+    job's ``suppressed_recipients`` by ``"message_id"`` (the default) or ``"index"``.
     Script faults with :attr:`faults`; read what happened from :attr:`messages` and :attr:`requests`.
     ``clock`` (monotonic seconds) drives rate windows and bulk delays: tests can pass a fake one.
     """
@@ -112,9 +117,11 @@ class LocalMailerSend:
         verified_domains: Collection[str] | None = None,
         suppressed: Mapping[str, Sequence[str]] | None = None,
         limits: Mapping[str, RateLimit | None] | None = None,
-        daily_quota: int = 100_000,
+        daily_quota: int | None = None,
         bulk_delay: float = 0.5,
         max_bulk: int = 500,
+        plan: str = "professional",
+        suppression_keys: str = "message_id",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
@@ -126,6 +133,8 @@ class LocalMailerSend:
             daily_quota=daily_quota,
             bulk_delay=bulk_delay,
             max_bulk=max_bulk,
+            plan=plan,
+            suppression_keys=suppression_keys,
             clock=clock,
         )
         self._server: _Server | None = None

@@ -1,7 +1,10 @@
 """MailerSend's validation of one email object: ``{"field.path": ["message", ...]}`` like the API.
 
 Messages follow the API's (Laravel) wording; the unverified-domain one is recorded from the API
-(#MS42207), the others are inferred from the documented limits and Laravel's defaults.
+(#MS42207), the others are inferred from the documented limits and Laravel's defaults: a
+recipient name with ``;`` or ``,`` (documented: "may not contain ; or ,"), and ``headers`` or
+``list_unsubscribe`` on a plan below Professional (documented as Professional/Enterprise only;
+the wording of that refusal is not recorded).
 """
 
 from __future__ import annotations
@@ -19,16 +22,23 @@ _EMAIL = re.compile(r"^[^@\s\"<>()\[\],;:]+@[^@\s\"<>()\[\],;:]+$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 
 INVALID = "The given data was invalid."
+#: MailerSend's plans; ``headers`` and ``list_unsubscribe`` need one of PLANS_WITH_HEADERS
+PLANS = ("trial", "hobby", "starter", "professional", "enterprise")
+PLANS_WITH_HEADERS = frozenset({"professional", "enterprise"})
+PLAN_FIELDS = ("headers", "list_unsubscribe")
 
 
 def _valid_email(value: Any) -> bool:
     return isinstance(value, str) and bool(_EMAIL.match(value)) and not value.endswith(".")
 
 
-def validate_email_object(obj: Any, verified_domains: Collection[str] | None) -> dict[str, list[str]]:
+def validate_email_object(
+    obj: Any, verified_domains: Collection[str] | None, plan: str = "professional"
+) -> dict[str, list[str]]:
     """Every problem with ``obj``; empty when MailerSend would accept it.
 
-    ``verified_domains`` None accepts any sender domain.
+    ``verified_domains`` None accepts any sender domain; ``plan`` decides whether ``headers``
+    and ``list_unsubscribe`` are allowed.
     """
     errors: dict[str, list[str]] = {}
 
@@ -60,6 +70,10 @@ def validate_email_object(obj: Any, verified_domains: Collection[str] | None) ->
     if isinstance(tags, list) and len(tags) > MAX_TAGS:
         add("tags", f"The tags may not have more than {MAX_TAGS} items.")
     _check_headers(obj.get("headers"), add)
+    if plan not in PLANS_WITH_HEADERS:
+        for key in PLAN_FIELDS:
+            if obj.get(key) is not None:
+                add(key, f"The {key} field is only available on Professional and Enterprise plans.")
     return errors
 
 
@@ -95,6 +109,9 @@ def _check_recipients(obj: Mapping[str, Any], add: Any) -> None:
                 add(f"{key}.{index}.email", f"The {key}.{index}.email field is required.")
             elif not _valid_email(email):
                 add(f"{key}.{index}.email", f"The {key}.{index}.email must be a valid email address.")
+            name = recipient.get("name") if isinstance(recipient, Mapping) else None
+            if isinstance(name, str) and (";" in name or "," in name):
+                add(f"{key}.{index}.name", f"The {key}.{index}.name may not contain ; or ,.")
 
 
 def _check_headers(headers: Any, add: Any) -> None:

@@ -1,7 +1,12 @@
 """MailerSend webhook calls, genuine and forged, for testing a webhook receiver.
 
-Payloads are shaped like MailerSend's (``{type, domain_id, created_at, webhook_id, url,
-data: {object: "activity", id, type, created_at, email: {...}, morph: {...}}}``) and encoded
+Payloads are shaped like MailerSend's, in both formats: legacy (``version=1``: ``{type,
+domain_id, created_at, webhook_id, url, data: {object: "activity", id, type, created_at,
+email: {..., recipient: {email}}, morph: {...}}}``) and Webhooks 2.0 (``version=2``: ``{type,
+created_at, data: {id, domain_id, message_id, email_id, type, subject, recipient, tags,
+meta}}``, after the v2 fixtures of Symfony's MailerSend bridge); :func:`webhook_ping` is the
+``webhook.test`` ping MailerSend sends when a webhook is saved, signed with
+:data:`TEST_SECRET`. They are encoded
 the way MailerSend encodes them: compact JSON with ``/`` escaped as ``\\/`` and non-ASCII as
 ``\\uXXXX``, so a receiver that re-serialises the body before checking the signature fails.
 The signature is computed here independently of the receiver (hex HMAC-SHA256 of the body)::
@@ -32,6 +37,9 @@ from attrs import frozen
 
 from tierii_mailersend.testing.records import AcceptedMessage
 
+#: the public secret MailerSend signs its ``webhook.test`` ping with (not the webhook's own)
+TEST_SECRET = "test_Am3L1GuOIc4blLUuHqAPxxwkZaJyEk8G"
+
 #: the activity events MailerSend sends (the reference's list)
 EVENT_TYPES = (
     "activity.sent",
@@ -58,6 +66,20 @@ _MORPHS: dict[str, dict[str, Any]] = {
     "spam_complaint": {"object": "spam_complaint", "reason": None},
 }
 _STATUS = {"sent": "sent", "soft_bounced": "rejected", "hard_bounced": "rejected"}
+#: ``data.meta`` per event in Webhooks 2.0 (Symfony's v2 fixtures); others: null
+_METAS: dict[str, Any] = {
+    "soft_bounced": {"bounce_reason": "Mailbox full", "bounce_code": "452", "bounce_type": "soft"},
+    "hard_bounced": {
+        "bounce_reason": "Host or domain name not found",
+        "bounce_code": "550",
+        "bounce_type": "hard",
+    },
+    "unsubscribed": {"unsubscribe_reason": "NO_LONGER_WANT"},
+    "spam_complaint": [],
+    "spam_complaints": [],
+    "clicked": {"url": "https://shop.example/offer", "ip": "127.0.0.1"},
+    "opened": {"ip": "127.0.0.1"},
+}
 _DEFAULT = object()
 
 
@@ -85,11 +107,34 @@ def webhook_payload(
     domain_id: str = "domain00000000000000000a",
     url: str = "https://shop.example/webhooks/mailersend",
     created_at: datetime | None = None,
+    version: int = 1,
+    recipient_key: str = "recipient",
+    meta: Any = _DEFAULT,
 ) -> dict[str, Any]:
-    """A webhook payload for ``event_type`` about an email to ``recipient``; ``morph`` defaults
-    to what MailerSend sends with that event (None for sent and delivered)."""
+    """A webhook payload for ``event_type`` about an email to ``recipient``; ``morph`` (v1) and
+    ``meta`` (v2) default to what MailerSend sends with that event (None for sent and
+    delivered). ``version=2`` is the Webhooks 2.0 shape, the recipient under ``recipient_key``
+    (``"recipient"`` as in recorded events, ``"email"`` as in the docs)."""
     short = event_type.removeprefix("activity.")
     when = _timestamp(created_at)
+    if version == 2:
+        return {
+            "type": event_type,
+            "created_at": when,
+            "data": {
+                "id": object_id(),
+                "domain_id": domain_id,
+                "message_id": message_id or object_id(),
+                "email_id": email_id or object_id(),
+                "type": _STATUS.get(short, "delivered"),
+                "subject": subject,
+                recipient_key: recipient,
+                "tags": tags or [],
+                "meta": _METAS.get(short) if meta is _DEFAULT else meta,
+            },
+        }
+    if version != 1:
+        raise ValueError(f"version {version!r}: MailerSend has webhook formats 1 (legacy) and 2")
     return {
         "type": event_type,
         "domain_id": domain_id,
@@ -122,6 +167,13 @@ def webhook_payload(
             "template_id": "",
         },
     }
+
+
+def webhook_ping(created_at: datetime | None = None) -> dict[str, Any]:
+    """The ``webhook.test`` ping (as Symfony's bridge records it): sign it with
+    :data:`TEST_SECRET`, as MailerSend does: ``sign_webhook(webhook_ping(), TEST_SECRET)``."""
+    message = "This is a ping test message"
+    return {"type": "webhook.test", "message": message, "created_at": _timestamp(created_at)}
 
 
 def webhook_for(message: AcceptedMessage, event_type: str, **changes: Any) -> dict[str, Any]:
