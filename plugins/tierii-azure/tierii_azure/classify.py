@@ -108,6 +108,12 @@ def final(poller: Any, message: Message, operation_id: str) -> Outcome:
             f"{describe(http, code, text)}",
         )
     except Exception as exc:  # transport errors after the retries, the provider closing
+        if type(exc).__name__ == "ClientClosed":
+            return Outcome.unknown(
+                message,
+                PROVIDER,
+                f"accepted (operation {operation_id}), the run stopped before its status was known",
+            )
         return Outcome.unknown(
             message,
             PROVIDER,

@@ -133,7 +133,7 @@ class SdkClient:
 
         request = HttpRequest("GET", f"{self.endpoint}/emails/operations/{uuid.uuid4()}")
         request.url += "?api-version=" + self._sdk._config.api_version
-        return self._sdk.send_request(request)
+        return self._sdk.send_request(request, retry_total=0)  # one try: open() must not linger
 
     def close(self) -> None:
         self.closed.set()

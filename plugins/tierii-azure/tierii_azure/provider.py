@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from tierii_azure import classify
 from tierii_azure.connection import Connection, parse_connection_string
 from tierii_azure.payload import InvalidMessage, build_request
@@ -123,9 +125,15 @@ class AzureProvider(DeliveryProvider):
         status = response.status_code
         if status in classify.FATAL_STATUSES and status != 404:
             code, text = classify.error_of(response)
+            where = (
+                "the identity DefaultAzureCredential found needs a role that may send email "
+                "on the resource at TIERII_AZURE_ENDPOINT"
+                if self._connection() is None
+                else "check TIERII_AZURE_CONNECTION_STRING (portal > Communication Service > Keys)"
+            )
             return (
                 f"ACS refused the credentials ({classify.FATAL_STATUSES[status]}): "
-                f"{classify.describe(status, code, text)}",
+                f"{classify.describe(status, code, text)}; {where}",
                 "",
             )
         if status in (200, 404):
@@ -190,7 +198,14 @@ class AzureProvider(DeliveryProvider):
         return _Accepted(message, operation_id, poller, time.monotonic())
 
     def _wait(self, client: SdkClient, item: _Accepted) -> Outcome:
-        """The final status of one accepted message, or unknown after ``poll_timeout``."""
+        """The final status of one accepted message, or unknown after ``poll_timeout``; the
+        operation id goes with every outcome (the journal keeps it, to look the message up)."""
+        outcome = self._final(client, item)
+        if outcome.provider_message_id is None:
+            outcome = attrs.evolve(outcome, provider_message_id=item.operation_id)
+        return outcome
+
+    def _final(self, client: SdkClient, item: _Accepted) -> Outcome:
         deadline = item.started + self.settings.poll_timeout
         while not item.poller.done():
             remaining = deadline - time.monotonic()
@@ -207,7 +222,10 @@ class AzureProvider(DeliveryProvider):
                     self.name,
                     f"accepted (operation {item.operation_id}), the run stopped before its status was known",
                 )
-            item.poller.wait(min(remaining, _WAKE))
+            try:
+                item.poller.wait(min(remaining, _WAKE))
+            except Exception:  # the poll failed: classify.final() reads the same error
+                break
         return classify.final(item.poller, item.message, item.operation_id)
 
     # -- tierii check ------------------------------------------------------------------------

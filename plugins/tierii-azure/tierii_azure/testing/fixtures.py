@@ -14,16 +14,19 @@ import pytest
 
 from tierii_azure.testing.server import LocalAcs
 
-#: TierII settings that suit the local ACS in tests: fast polls, open limits
-FAST_SETTINGS = {
-    "TIERII_AZURE_POLL_INTERVAL": "0.01",
-    "TIERII_AZURE_POLL_TIMEOUT": "10",
-    "TIERII_AZURE_TIMEOUT": "5",
-    "TIERII_AZURE_PER_MINUTE": "1000000",
-    "TIERII_AZURE_PER_HOUR": "1000000",
-    "TIERII_AZURE_STATUS_PER_MINUTE": "1000000",
-    "TIERII_AZURE_STATUS_PER_HOUR": "1000000",
+#: AzureSettings fields that suit the local ACS in tests: fast polls, limits as open as the
+#: server's (TierII paces requests to the limits it is told; the server decides what is throttled)
+FAST_FIELDS = {
+    "poll_interval": 0.01,
+    "poll_timeout": 10.0,
+    "timeout": 5.0,
+    "per_minute": 1_000_000,
+    "per_hour": 1_000_000,
+    "status_per_minute": 1_000_000,
+    "status_per_hour": 1_000_000,
 }
+#: the same as TIERII_AZURE_* variables
+FAST_SETTINGS = {f"TIERII_AZURE_{name.upper()}": str(value) for name, value in FAST_FIELDS.items()}
 
 
 @pytest.fixture
