@@ -30,8 +30,10 @@ def test_each_message_is_its_own_request_and_operation(provider_for: Build) -> N
         assert acs.count("send", 202) == 8
         # the operation id is the provider's message id, and ACS's record of it
         assert {o.provider_message_id for o in outcomes} == {m.operation_id for m in acs.delivered}
-        # done at the first poll: one status read per message (plus open()'s credential probe)
+        # done at the first poll: one status read per message
         assert acs.count("status", 200) == 8
+        # and open()'s credential probe: an operation that cannot exist, 404 with a good key
+        assert acs.count("status", 404) == 1
 
 
 def test_a_failed_operation_fails_only_its_recipient(provider_for: Build) -> None:
@@ -178,3 +180,26 @@ def test_close_ends_the_pollers_of_a_stopping_run(provider_for: Build) -> None:
         [[outcome]] = results
         assert outcome.status is Status.UNKNOWN  # type: ignore[attr-defined]
         assert "stopped before its status was known" in outcome.reason  # type: ignore[attr-defined]
+
+
+def test_a_lost_answer_is_looked_up_and_followed_to_its_final_status(provider_for: Build) -> None:
+    with LocalAcs() as acs:
+        acs.faults.lose("user1@example.com", accepted=True)
+        provider = provider_for(acs)
+        outcomes = {o.email: o for o in provider.send(batch(3))}
+        recovered = outcomes["user1@example.com"]
+        assert recovered.status is Status.SENT
+        [operation] = [m for m in acs.accepted if m.recipient == "user1@example.com"]
+        assert recovered.provider_message_id == operation.operation_id
+        assert acs.count("send") == 3  # looked up, never sent again
+
+
+def test_a_lost_request_that_acs_never_got_stays_unknown(provider_for: Build) -> None:
+    with LocalAcs() as acs:
+        acs.faults.lose("user0@example.com", accepted=False)
+        provider = provider_for(acs)
+        [outcome] = provider.send(batch(1))
+        assert outcome.status is Status.UNKNOWN  # only --retry-unknown may send it again
+        assert "ACS has no such operation: probably not sent" in (outcome.reason or "")
+        assert outcome.provider_message_id is not None
+        assert acs.accepted == []

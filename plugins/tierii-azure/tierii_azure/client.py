@@ -127,13 +127,18 @@ class SdkClient:
             request, operation_id=operation_id, polling_interval=self.settings.poll_interval
         )
 
-    def probe(self) -> Any:
-        """GET the status of an operation that cannot exist: 404 when the credentials work."""
+    def read_status(self, operation_id: str, **options: Any) -> Any:
+        """GET /emails/operations/{id}: the operation's status (an ``HttpResponse``)."""
         from azure.core.rest import HttpRequest
 
-        request = HttpRequest("GET", f"{self.endpoint}/emails/operations/{uuid.uuid4()}")
-        request.url += "?api-version=" + self._sdk._config.api_version
-        return self._sdk.send_request(request, retry_total=0)  # one try: open() must not linger
+        version = self._sdk._config.api_version  # the SDK's default, an ApiVersion (a str enum)
+        version = getattr(version, "value", version)
+        url = f"{self.endpoint}/emails/operations/{operation_id}?api-version={version}"
+        return self._sdk.send_request(HttpRequest("GET", url), **options)
+
+    def probe(self) -> Any:
+        """GET the status of an operation that cannot exist: 404 when the credentials work."""
+        return self.read_status(str(uuid.uuid4()), retry_total=0)  # one try: open() must not linger
 
     def close(self) -> None:
         self.closed.set()

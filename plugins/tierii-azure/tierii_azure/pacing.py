@@ -35,7 +35,7 @@ class SlidingWindows:
     def _wait_needed(self, now: float) -> float:
         wait = 0.0
         for (count, window), times in zip(self.limits, self._times, strict=True):
-            while times and times[0] <= now - window:
+            while times and times[0] + window <= now:  # the same sum as the wait below
                 times.popleft()
             if len(times) >= count:
                 wait = max(wait, times[0] + window - now)

@@ -30,7 +30,8 @@ _WAKE = 0.5
 
 
 class _Accepted:
-    """A message ACS answered 202 for: its operation and the poller following it."""
+    """A message ACS answered 202 for: its operation and the poller following it (None when
+    the answer was lost: the operation is then looked up by its id)."""
 
     __slots__ = ("message", "operation_id", "poller", "started")
 
@@ -182,9 +183,15 @@ class AzureProvider(DeliveryProvider):
         """POST /emails:send for one message (in a pool thread)."""
         if self._fatal is not None:
             return Outcome.transient(message, self.name, f"not sent: {self._fatal}")
+        from azure.core.exceptions import ServiceResponseError
+
         operation_id = str(uuid.uuid4())
         try:
             poller = client.begin_send(request, operation_id)
+        except ServiceResponseError as exc:
+            # the request went out and its answer did not come back: ACS may have the message
+            log.warning("azure.answer_lost", operation_id=operation_id, error=_first_line(exc))
+            return _Accepted(message, operation_id, None, time.monotonic())
         except Exception as exc:
             try:
                 outcome = classify.send_refused(exc, message)
@@ -206,6 +213,8 @@ class AzureProvider(DeliveryProvider):
         return outcome
 
     def _final(self, client: SdkClient, item: _Accepted) -> Outcome:
+        if item.poller is None:
+            return self._look_up(client, item)
         deadline = item.started + self.settings.poll_timeout
         while not item.poller.done():
             remaining = deadline - time.monotonic()
@@ -227,6 +236,49 @@ class AzureProvider(DeliveryProvider):
             except Exception:  # the poll failed: classify.final() reads the same error
                 break
         return classify.final(item.poller, item.message, item.operation_id)
+
+    def _look_up(self, client: SdkClient, item: _Accepted) -> Outcome:
+        """A send whose answer was lost: ask ACS for the operation by the id we gave it, and
+        follow it to its final status. Not found stays *unknown*: it is probably not sent, but
+        only ``--retry-unknown`` may send it again."""
+        deadline = item.started + self.settings.poll_timeout
+        lost = f"the send's answer was lost (operation {item.operation_id})"
+        while True:
+            try:
+                response = client.read_status(item.operation_id)
+            except Exception as exc:
+                return Outcome.unknown(
+                    item.message, self.name, f"{lost}; looking it up failed: {_first_line(exc)}"
+                )
+            if response.status_code == 404:
+                return Outcome.unknown(
+                    item.message, self.name, f"{lost}; ACS has no such operation: probably not sent"
+                )
+            body = _json_or_none(response)
+            status = body.get("status") if isinstance(body, dict) and response.status_code == 200 else None
+            if status == "Succeeded":
+                log.info("azure.answer_recovered", operation_id=item.operation_id)
+                return Outcome.sent(item.message, self.name, item.operation_id)
+            if status in ("Failed", "Canceled"):
+                error = body.get("error") if isinstance(body.get("error"), dict) else {}
+                reason = classify.describe(
+                    None, str(error.get("code") or status), str(error.get("message") or "")
+                )
+                return Outcome.permanent(
+                    item.message, self.name, f"operation {item.operation_id} {status.lower()}: {reason}"
+                )
+            if status not in ("Running", "NotStarted"):
+                code, text = classify.error_of(response)
+                return Outcome.unknown(
+                    item.message, self.name, f"{lost}; {classify.describe(response.status_code, code, text)}"
+                )
+            wait = classify.retry_after(response) or self.settings.poll_interval
+            if time.monotonic() + wait > deadline:
+                return Outcome.unknown(item.message, self.name, f"{lost}; still running at the poll timeout")
+            if client.closed.wait(wait):
+                return Outcome.unknown(
+                    item.message, self.name, f"{lost}; the run stopped before its status was known"
+                )
 
     # -- tierii check ------------------------------------------------------------------------
 
@@ -271,6 +323,13 @@ class AzureProvider(DeliveryProvider):
             yield CheckStep("api", False, detail)
         else:
             yield CheckStep("api", True, f"{client.endpoint} accepted the credentials")
+
+
+def _json_or_none(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _first_line(exc: BaseException) -> str:

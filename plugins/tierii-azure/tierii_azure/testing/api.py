@@ -43,6 +43,7 @@ class Answer:
     status: int
     headers: Mapping[str, str] = field(factory=dict)
     body: Any = None
+    drop: bool = False  # close the connection instead of answering (the answer is lost)
 
     def payload(self) -> bytes:
         return b"" if self.body is None else json.dumps(self.body).encode()
@@ -59,7 +60,7 @@ class _Window:
 
     def take(self, now: float) -> float:
         """0 when the request fits; else the seconds until it would."""
-        while self.times and self.times[0] <= now - self.limit.window:
+        while self.times and self.times[0] + self.limit.window <= now:
             self.times.popleft()
         if len(self.times) >= self.limit.count:
             return self.times[0] + self.limit.window - now
@@ -75,6 +76,8 @@ class Faults:
         self.throttle_retry_after = 1
         self.failing: dict[str, tuple[str, str]] = {}
         self.hanging: set[str] = set()
+        self.lose_answer: set[str] = set()
+        self.lose_request: set[str] = set()
 
     def throttle(self, count: int, retry_after: int = 1) -> None:
         """The next ``count`` send requests get 429 with ``Retry-After: retry_after``."""
@@ -86,6 +89,11 @@ class Faults:
             code,
             message or "Email was dropped after several attempts to deliver.",
         )
+
+    def lose(self, recipient: str, *, accepted: bool) -> None:
+        """Sends to ``recipient`` get no answer: the connection closes after the message was
+        ``accepted`` (an operation exists) or before (nothing happened)."""
+        (self.lose_answer if accepted else self.lose_request).add(recipient.lower())
 
     def hang(self, recipient: str) -> None:
         """Operations for ``recipient`` stay ``Running`` for ever."""
@@ -234,6 +242,8 @@ class Resource:
         except ValueError:
             return error(400, "InvalidOperationId", "Operation-Id must be a UUID.")
         to = request["recipients"]["to"][0]
+        if to["address"].lower() in self.faults.lose_request:
+            return Answer(0, drop=True)
         content = request["content"]
         message = AcceptedMessage(
             operation_id=operation_id,
@@ -250,6 +260,8 @@ class Resource:
             if operation_id in self.operations:
                 return error(409, "OperationIdAlreadyExists", f"An operation with id {operation_id} exists.")
             self.operations[operation_id] = (message, self.clock())
+        if message.recipient.lower() in self.faults.lose_answer:
+            return Answer(0, drop=True)
         answer_headers = {
             "Operation-Location": f"{self.base_url}/emails/operations/{operation_id}?api-version={version}"
         }

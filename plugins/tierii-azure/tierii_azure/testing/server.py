@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -39,6 +40,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         answer = self.server.handler(self.command, self.path, headers, body)
+        if answer.drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         payload = answer.payload()
         self.send_response(answer.status)
         for name, value in answer.headers.items():
