@@ -4,13 +4,12 @@ The run goes through the real command: CSV source, strict templates, journal, th
 retries, the official SDK (`begin_send` and its poller) over HTTP to `tierii_azure.testing` on
 127.0.0.1, HMAC-signed. The local ACS limits sends to LIMIT a second (a raised quota: the
 documented initial 30 a minute would make this a 5-hour run) and opens with a burst of 429s.
-By default TierII is not told the limit, so the 429s (Retry-After in whole seconds, as ACS
-sends) pace it; `--declared` tells it, and it paces itself under the limit.
+TierII is not told that limit (its settings count per minute and per hour, ACS's units), so
+the 429s (Retry-After in whole seconds, as ACS sends) pace it.
 
 Printed: messages a second, 429s absorbed, requests made, duplicates and lost (both must be 0).
 
     python bench/azure.py                     # 10,000 recipients, 400 sends/s allowed
-    python bench/azure.py --declared          # TierII paces itself: (almost) no 429s
     python bench/azure.py -n 2000 --limit 100
 
 Nothing here talks to Azure: the server is tierii_azure.testing on 127.0.0.1.
@@ -63,7 +62,6 @@ def run(args: argparse.Namespace) -> dict:
         (work / "bench.mustache").write_text(TEMPLATE, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIERII_")}
         env.update(acs.environment())
-        per_minute = str(args.limit * 60 if args.declared else 10**8)
         env.update(
             TIERII_PROVIDER="azure",
             TIERII_STATE_DIR=str(work / "state"),
@@ -71,9 +69,9 @@ def run(args: argparse.Namespace) -> dict:
             TIERII_AZURE_CONCURRENCY=str(args.sends_in_flight),
             TIERII_AZURE_BATCH_SIZE=str(args.batch_size),
             TIERII_AZURE_POLL_INTERVAL=str(args.poll_interval),
-            TIERII_AZURE_PER_MINUTE=per_minute,
+            TIERII_AZURE_PER_MINUTE=str(10**8),
             TIERII_AZURE_PER_HOUR=str(10**9),
-            TIERII_AZURE_STATUS_PER_MINUTE=str(args.limit * 4 * 60 if args.declared else 10**8),
+            TIERII_AZURE_STATUS_PER_MINUTE=str(10**8),
             TIERII_AZURE_STATUS_PER_HOUR=str(10**9),
             TIERII_SENDER_ADDRESS="Bench Shop, 1 Main Street, Springfield",
             TIERII_UNSUBSCRIBE_URL="https://shop.example/unsubscribe",
@@ -92,7 +90,6 @@ def run(args: argparse.Namespace) -> dict:
     return {
         "recipients": args.recipients,
         "limit": f"{args.limit} sends/s at the local ACS, plus a burst of {args.burst} 429s at the start",
-        "tierii_told_the_limit": args.declared,
         "core_concurrency": args.concurrency,
         "sends_in_flight_per_call": args.sends_in_flight,
         "batch_size": args.batch_size,
@@ -118,7 +115,6 @@ def main() -> None:
     parser.add_argument("-n", "--recipients", type=int, default=10_000)
     parser.add_argument("--limit", type=int, default=400, help="sends a second the local ACS allows")
     parser.add_argument("--burst", type=int, default=50, help="429s the local ACS answers first")
-    parser.add_argument("--declared", action="store_true", help="tell TierII the limit")
     parser.add_argument("--concurrency", type=int, default=4, help="provider calls in flight (core)")
     parser.add_argument("--sends-in-flight", type=int, default=16, help="TIERII_AZURE_CONCURRENCY")
     parser.add_argument("--batch-size", type=int, default=50, help="TIERII_AZURE_BATCH_SIZE")

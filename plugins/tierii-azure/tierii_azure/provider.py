@@ -199,7 +199,7 @@ class AzureProvider(DeliveryProvider):
                 self._fatal = str(fatal)
                 log.error("azure.refused", reason=str(fatal))
                 return Outcome.transient(message, self.name, f"not sent: {fatal}")
-            if outcome.retry_after is not None or "rate limited" in (outcome.reason or ""):
+            if (outcome.reason or "").startswith("rate limited"):
                 log.info("azure.rate_limited", retry_after=outcome.retry_after)
             return outcome
         return _Accepted(message, operation_id, poller, time.monotonic())
