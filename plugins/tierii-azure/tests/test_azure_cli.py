@@ -103,6 +103,12 @@ def test_1000_contacts_each_get_their_own_message_once(
         assert "provider azure" in result.stderr
         assert acs.count("send") == 1000
         assert_each_got_exactly_their_own(acs, rows)
+        assert acs.key not in result.output + result.stderr
+    # the access key reaches the SDK and nothing else: not the journal, not the report
+    for path in (workdir / "state").rglob("*"):
+        if path.is_file():
+            assert acs.key.encode() not in path.read_bytes(), path
+    assert acs.key not in (workdir / "report.json").read_text()
     report = json.loads((workdir / "report.json").read_text())
     assert (report["sent"], report["failed"], report["unknown"]) == (1000, 0, 0)
 

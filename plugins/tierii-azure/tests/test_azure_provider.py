@@ -203,3 +203,27 @@ def test_a_lost_request_that_acs_never_got_stays_unknown(provider_for: Build) ->
         assert "ACS has no such operation: probably not sent" in (outcome.reason or "")
         assert outcome.provider_message_id is not None
         assert acs.accepted == []
+
+
+def test_polls_are_paced_to_the_get_email_status_limits(provider_for: Build) -> None:
+    with LocalAcs() as acs:
+        acs.faults.hang("user0@example.com")
+        # 3 status reads a minute: open()'s probe and two polls, then the poller waits its turn
+        provider = provider_for(acs, status_per_minute=3, poll_timeout=0.5)
+        [outcome] = provider.send(batch(1))
+        assert outcome.status is Status.UNKNOWN
+        provider.close()
+        assert acs.count("status") <= 3  # unpaced, polls every 0.01 s would make dozens
+        assert acs.count("status", 429) == 0
+
+
+def test_the_local_acs_env_fixture_points_a_run_at_it(local_acs_env: LocalAcs) -> None:
+    from tierii_azure.settings import AzureSettings
+    from tierii_core.settings import SettingsReader
+
+    settings = SettingsReader().load(AzureSettings, "azure")
+    assert settings.connection_string.reveal() == local_acs_env.connection_string()
+    with AzureProvider(settings, None) as provider:
+        [outcome] = provider.send(batch(1))
+    assert outcome.status is Status.SENT
+    assert [m.recipient for m in local_acs_env.delivered] == ["user0@example.com"]
