@@ -117,7 +117,8 @@ class AzureSettings:
         default=30.0,
         validator=_positive,
         metadata={
-            "help": "Seconds to wait for an HTTP answer; a send whose answer never comes is 'unknown'.",
+            "help": "Seconds to wait for an HTTP answer; a send whose answer never comes is looked up by "
+            "its operation id ('unknown' if ACS has no such operation).",
             "form": "a number of seconds > 0",
         },
     )
