@@ -89,18 +89,31 @@ def test_an_operation_that_never_ends_is_unknown_after_the_poll_timeout(provider
 
 
 def test_a_400_fails_its_recipient_with_acs_error(provider_for: Build) -> None:
+    bad = attrs.evolve(make_message("ok@example.com"), to=Address("no-at-sign"))
+    with LocalAcs() as acs:
+        provider = provider_for(acs)
+        outcomes = provider.send([bad, make_message("ok@example.com")])
+        assert outcomes[0].status is Status.FAILED and outcomes[0].kind is ErrorKind.PERMANENT
+        assert (
+            outcomes[0].reason
+            == "refused: HTTP 400: BadRequest: Invalid recipient address: "
+            + repr({"address": "no-at-sign"})
+            + "."
+        )
+        assert outcomes[1].status is Status.SENT
+
+
+def test_a_sender_domain_not_linked_stops_the_run_instead_of_failing_everyone(provider_for: Build) -> None:
     with LocalAcs(verified_domains={"mail.shop.example"}) as acs:
         provider = provider_for(acs)
-        [outcome] = provider.send(batch(1))
-        assert outcome.status is Status.FAILED and outcome.kind is ErrorKind.PERMANENT
-        assert outcome.reason == (
-            "refused: HTTP 400: DomainNotLinked: "
-            "The sender domain 'example.com' is not linked to this resource."
-        )
+        with pytest.raises(FatalProviderError) as raised:
+            provider.send(batch(3))
+        assert "DomainNotLinked" in str(raised.value)
+        assert "TIERII_AZURE_SENDER" in str(raised.value)
+        assert acs.accepted == []
         fixed = provider_for(acs, sender="DoNotReply@mail.shop.example")
-        [outcome] = fixed.send(batch(1))
-        assert outcome.status is Status.SENT
-        assert [m.sender for m in acs.delivered] == ["DoNotReply@mail.shop.example"]
+        assert {o.status for o in fixed.send(batch(3))} == {Status.SENT}
+        assert {m.sender for m in acs.delivered} == {"DoNotReply@mail.shop.example"}
 
 
 def test_unsubscribe_headers_reply_to_and_names_reach_acs(provider_for: Build) -> None:

@@ -24,6 +24,13 @@ FATAL_STATUSES = {
 }
 
 
+#: 400 codes about the sender, which every message of the campaign shares: stop the run (exit 3,
+#: a re-run after the fix sends everyone) rather than fail every recipient for good
+SENDER_CODES = {
+    "DomainNotLinked": "set TIERII_AZURE_SENDER to a MailFrom address of a domain linked to the resource"
+}
+
+
 class Fatal(Exception):
     """Nothing more can be sent with these settings; the message says why."""
 
@@ -71,6 +78,8 @@ def send_refused(exc: Any, message: Message) -> Outcome:
         reason = describe(status, code, text)
         if status in FATAL_STATUSES:
             raise Fatal(f"ACS refused the request ({FATAL_STATUSES[status]}): {reason}")
+        if status == 400 and code in SENDER_CODES:
+            raise Fatal(f"ACS refused the sender: {reason}; {SENDER_CODES[code]}")
         if status == 429:
             return Outcome.transient(message, PROVIDER, f"rate limited: {reason}", retry_after(exc.response))
         if status in (408,) or status >= 500:
