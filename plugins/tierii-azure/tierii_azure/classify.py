@@ -100,14 +100,9 @@ def final(poller: Any, message: Message, operation_id: str) -> Outcome:
     try:
         result = poller.result(timeout=0)
     except HttpResponseError as exc:
-        body = _json(exc.response)
-        status = body.get("status") if isinstance(body, dict) else None
-        if status in ("Failed", "Canceled"):
-            error = body.get("error") if isinstance(body.get("error"), dict) else {}
-            reason = describe(None, str(error.get("code") or status), str(error.get("message") or ""))
-            return Outcome.permanent(
-                message, PROVIDER, f"operation {operation_id} {status.lower()}: {reason}"
-            )
+        failed = settled(_json(exc.response), message, operation_id)
+        if failed is not None:
+            return failed
         code, text = error_of(exc.response)
         http = exc.response.status_code if exc.response is not None else None
         return Outcome.unknown(
@@ -129,9 +124,21 @@ def final(poller: Any, message: Message, operation_id: str) -> Outcome:
             f"accepted (operation {operation_id}), status unknown: {type(exc).__name__}: {exc}",
         )
     status = result.get("status") if isinstance(result, dict) else None
+    return settled(result, message, operation_id) or Outcome.unknown(
+        message, PROVIDER, f"operation {operation_id} ended with status {status!r}"
+    )
+
+
+def settled(body: Any, message: Message, operation_id: str) -> Outcome | None:
+    """The outcome an operation's status body gives, or None while it is not final."""
+    status = body.get("status") if isinstance(body, dict) else None
     if status == "Succeeded":
-        return Outcome.sent(message, PROVIDER, str(result.get("id") or operation_id))
-    return Outcome.unknown(message, PROVIDER, f"operation {operation_id} ended with status {status!r}")
+        return Outcome.sent(message, PROVIDER, str(body.get("id") or operation_id))
+    if status in ("Failed", "Canceled"):
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        reason = describe(None, str(error.get("code") or status), str(error.get("message") or ""))
+        return Outcome.permanent(message, PROVIDER, f"operation {operation_id} {status.lower()}: {reason}")
+    return None
 
 
 def _json(response: Any) -> Any:

@@ -254,19 +254,12 @@ class AzureProvider(DeliveryProvider):
                 return Outcome.unknown(
                     item.message, self.name, f"{lost}; ACS has no such operation: probably not sent"
                 )
-            body = _json_or_none(response)
-            status = body.get("status") if isinstance(body, dict) and response.status_code == 200 else None
-            if status == "Succeeded":
+            body = _json_or_none(response) if response.status_code == 200 else None
+            outcome = classify.settled(body, item.message, item.operation_id)
+            if outcome is not None:
                 log.info("azure.answer_recovered", operation_id=item.operation_id)
-                return Outcome.sent(item.message, self.name, item.operation_id)
-            if status in ("Failed", "Canceled"):
-                error = body.get("error") if isinstance(body.get("error"), dict) else {}
-                reason = classify.describe(
-                    None, str(error.get("code") or status), str(error.get("message") or "")
-                )
-                return Outcome.permanent(
-                    item.message, self.name, f"operation {item.operation_id} {status.lower()}: {reason}"
-                )
+                return outcome
+            status = body.get("status") if isinstance(body, dict) else None
             if status not in ("Running", "NotStarted"):
                 code, text = classify.error_of(response)
                 return Outcome.unknown(
