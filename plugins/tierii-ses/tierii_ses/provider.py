@@ -123,7 +123,12 @@ class SesProvider(DeliveryProvider):
                 # earlier messages of this call were accepted: report them, and stop at the next call
                 outcomes.append(classify.not_sent(message, self._fatal))
                 continue
-            outcomes.append(self._send_one(client, message))
+            try:
+                outcomes.append(self._send_one(client, message))
+            except FatalProviderError as exc:
+                if not outcomes:
+                    raise
+                outcomes.append(classify.not_sent(message, str(exc)))
         return outcomes
 
     def _send_one(self, client: Any, message: Message) -> Outcome:

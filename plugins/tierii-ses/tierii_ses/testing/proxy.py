@@ -30,6 +30,8 @@ ERRORS = {
 }
 #: faults that forward the message to moto first (so it is sent) and then withhold the answer
 AFTER_SENDING = {"lose_answer", "hang"}
+#: no fault: the call passes through (to fail a later call of a sequence)
+PASS = "pass"
 
 
 class FaultProxy:
@@ -38,8 +40,12 @@ class FaultProxy:
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.account: dict[str, Any] | None = None  # set: GET /v2/email/account answers this
-        self.sends = 0  # SendEmail requests seen (faulted or not)
+        #: GET /v2/email/account answers this (an :func:`account` dict, or a key of ERRORS)
+        #: instead of moto's 404
+        self.account: dict[str, Any] | str | None = None
+        #: a key of :data:`ERRORS`: SES v1's GetSendQuota answers that error instead of moto
+        self.send_quota_fault: str | None = None
+        self.sends: list[dict[str, Any]] = []  # the body of every SendEmail request, in order
         self._faults: deque[str] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -59,15 +65,16 @@ class FaultProxy:
 
     def fail_next(self, fault: str, count: int = 1) -> None:
         """The next ``count`` SendEmail calls get ``fault``: a key of :data:`ERRORS`, or
-        ``lose_answer`` (sent, then the connection closed) or ``hang`` (sent, never answered)."""
-        if fault not in ERRORS and fault not in AFTER_SENDING:
+        ``lose_answer`` (sent, then the connection closed), ``hang`` (sent, never answered) or
+        ``pass`` (no fault)."""
+        if fault not in ERRORS and fault not in AFTER_SENDING and fault != PASS:
             raise ValueError(f"unknown fault {fault!r}")
         with self._lock:
             self._faults.extend([fault] * count)
 
-    def _next_fault(self) -> str | None:
+    def _next_fault(self, body: bytes) -> str | None:
         with self._lock:
-            self.sends += 1
+            self.sends.append(json.loads(body or b"{}"))
             return self._faults.popleft() if self._faults else None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -83,9 +90,18 @@ class FaultProxy:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
+                fault = None
                 if self.command == "GET" and path == ACCOUNT_PATH and proxy.account is not None:
-                    return self._answer(200, json.dumps(proxy.account).encode(), "application/json")
-                fault = proxy._next_fault() if self.command == "POST" and path == SEND_PATH else None
+                    if isinstance(proxy.account, str):
+                        fault = proxy.account
+                    else:
+                        return self._answer(200, json.dumps(proxy.account).encode(), "application/json")
+                elif self.command == "POST" and path == "/" and b"Action=GetSendQuota" in body:
+                    if proxy.send_quota_fault:
+                        status, code, message = ERRORS[proxy.send_quota_fault]
+                        return self._answer(status, _query_error(code, message), "text/xml")
+                elif self.command == "POST" and path == SEND_PATH:
+                    fault = proxy._next_fault(body)
                 if fault in ERRORS:
                     status, code, message = ERRORS[fault]
                     payload = json.dumps({"message": message}).encode()
@@ -135,6 +151,14 @@ class FaultProxy:
             do_GET = do_POST = do_PUT = do_DELETE = _any
 
         return Handler
+
+
+def _query_error(code: str, message: str) -> bytes:
+    """An error as SES v1 (the AWS query protocol) answers it."""
+    return (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+        "</Error><RequestId>tierii-test</RequestId></ErrorResponse>"
+    ).encode()
 
 
 def account(
