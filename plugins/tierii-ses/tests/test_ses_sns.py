@@ -202,3 +202,57 @@ def test_a_delivery_suppresses_nobody() -> None:
 def test_malformed_notifications(message: str) -> None:
     with pytest.raises(MalformedNotification):
         SesNotification.parse(message)
+
+
+# -- any input: a verdict, never a crash ------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=20), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+#: objects shaped like SES's, with any values where SES puts its fields
+ses_like = st.fixed_dictionaries(
+    {"notificationType": st.sampled_from(["Bounce", "Complaint", "Delivery"]) | json_values},
+    optional={
+        "bounce": st.fixed_dictionaries(
+            {},
+            optional={
+                "bounceType": st.sampled_from(["Permanent", "Transient"]) | json_values,
+                "bouncedRecipients": st.lists(
+                    st.fixed_dictionaries({}, optional={"emailAddress": st.emails() | json_values})
+                    | json_values,
+                    max_size=3,
+                )
+                | json_values,
+            },
+        )
+        | json_values,
+        "complaint": json_values,
+        "mail": json_values,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(json_values, ses_like))
+def test_any_notification_is_read_or_refused_as_malformed(payload: object) -> None:
+    try:
+        event = SesNotification.parse(json.dumps(payload))
+    except MalformedNotification:
+        return
+    if event.suppression_reason is not None:
+        assert event.recipients, "a suppressing event names whom it suppresses"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())))
+def test_any_body_is_an_sns_message_or_refused_as_malformed(body: bytes) -> None:
+    try:
+        message = SnsMessage.parse(body)
+    except MalformedMessage:
+        return
+    assert message.type in {"Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"}
+    message.string_to_sign()
