@@ -63,6 +63,7 @@ class SesProvider(DeliveryProvider):
 
         self._stopping.clear()
         self._fatal = None
+        self.max_per_day = None  # this run's figure, from what the account says is left
         clients = make_clients(self.settings)
         self._v2, self._v1 = clients.v2, clients.v1
         try:
