@@ -25,9 +25,9 @@ class ReadyServer(uvicorn.Server):
     async def startup(self, sockets: list | None = None) -> None:
         await super().startup(sockets)
         if not self.should_exit:
-            self.ready.set()
-            if self._on_ready is not None:
+            if self._on_ready is not None:  # before the event: a waiter sees its effects
                 self._on_ready(self)
+            self.ready.set()
 
     @property
     def port(self) -> int:
