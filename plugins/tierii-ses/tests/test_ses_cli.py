@@ -180,6 +180,23 @@ def test_check_shows_credentials_limits_and_identities(workdir: Path, local_ses:
     assert "tierii-test-secret-key" not in output
 
 
+@pytest.mark.parametrize(
+    ("sender", "ok", "detail"),
+    [
+        ("news@example.com", True, "news@example.com (TIERII_FROM_EMAIL): verified through example.com"),
+        ("news@elsewhere.example", False, "no verified identity covers it"),
+    ],
+)
+def test_check_says_whether_the_default_sender_may_send(
+    workdir: Path, local_ses: LocalSes, monkeypatch: pytest.MonkeyPatch, sender: str, ok: bool, detail: str
+) -> None:
+    monkeypatch.setenv("TIERII_FROM_EMAIL", sender)
+    result = CliRunner().invoke(cli, ["check", "--provider", "ses"])
+    assert (result.exit_code == 0) is ok, result.output
+    [line] = [text for text in result.output.splitlines() if " sender: " in text]
+    assert line.split()[0] == ("ok" if ok else "FAIL") and detail in line
+
+
 def test_check_fails_without_a_verified_identity(workdir: Path, local_ses: LocalSes) -> None:
     local_ses.reset()
     result = CliRunner().invoke(cli, ["check", "--provider", "ses"])

@@ -228,6 +228,16 @@ class SesProvider(DeliveryProvider):
         if others:
             detail += "; not verified: " + ", ".join(others)
         yield CheckStep("identities", bool(verified), detail)
+        sender = _default_sender()
+        if sender:
+            domain = sender.rpartition("@")[2].lower()
+            covering = [i for i in verified if i.lower() in (sender.lower(), domain)]
+            yield CheckStep(
+                "sender",
+                bool(covering),
+                f"{sender} (TIERII_FROM_EMAIL): "
+                + (f"verified through {covering[0]}" if covering else "no verified identity covers it"),
+            )
         if self.settings.configuration_set:
             try:
                 v2.get_configuration_set(ConfigurationSetName=self.settings.configuration_set)
@@ -237,3 +247,14 @@ class SesProvider(DeliveryProvider):
                 )
             else:
                 yield CheckStep("configuration set", True, self.settings.configuration_set)
+
+
+def _default_sender() -> str:
+    """TIERII_FROM_EMAIL, read as a run reads it ('' when unset or unreadable)."""
+    from tierii_core.errors import SettingsError
+    from tierii_core.settings import CoreSettings, SettingsReader
+
+    try:
+        return SettingsReader().load(CoreSettings).from_email.strip()
+    except SettingsError:
+        return ""
