@@ -33,7 +33,7 @@ def mailmerge_command(explicit: str | None = None) -> str:
 
 
 INSTALLED = ROOT / ".bench" / "tierii"
-PLUGINS = ["tierii-csv", "tierii-sql", "tierii-smtp", "tierii-mailersend", "tierii-cannabis"]
+PLUGINS = ["tierii-csv", "tierii-sql", "tierii-smtp", "tierii-mailersend", "tierii-cannabis", "tierii-ses"]
 
 
 def tierii_command() -> str:

@@ -5,7 +5,8 @@
 Runs, on 127.0.0.1 only and side by side (this machine is shared and noisy: compare ratios):
 SMTP throughput (tierii vs mailmerge 2.3.0 vs Postfix's smtp-source), MailerSend bulk through
 the local MailerSend under a scaled-down limit, peak memory of a dry run at 10k and 1M
-contacts, startup time, the journal's cost, and kill-and-resume. Each part is a script of its own in bench/.
+contacts, startup time, the journal's cost, kill-and-resume, and SES through moto's server.
+Each part is a script of its own in bench/.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
                 "0 / 0" if not kill["duplicates"] else "duplicates",
             ),
         ),
+        _ses_row(results["ses"]),
         (
             f"Journal cost, {journal['messages']:,} messages",
             f"{journal['with_journal_per_s']:,} msg/s with / {journal['without_journal_per_s']:,} without",
@@ -103,6 +105,17 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             f"{journal['journal_share']:.0%} of the bare pipeline",
         ),
     ]
+
+
+def _ses_row(ses: dict) -> tuple[str, str, str, str]:
+    run, content = ses["campaign"], ses.get("content", {})
+    raw = f"; raw MIME {content['raw_vs_simple_speed']:.2f}x simple content" if content else ""
+    return (
+        f"SES (moto's server), {run['recipients']:,} messages",
+        f"{run['msg_per_s']:,} msg/s at concurrency {run['concurrency']}{raw}",
+        "duplicates 0, lost 0",
+        _met(run["duplicates"] == 0 and run["lost"] == 0, f"{run['duplicates']} / {run['lost']}"),
+    )
 
 
 def _met(ok: bool, figure: str) -> str:
@@ -185,6 +198,7 @@ def main() -> None:
         "startup": part("startup.py", "--runs", "5" if quick else "21"),
         "journal": part("journal_cost.py", "-n", "5000" if quick else "20000"),
         "kill": part("kill_resume.py", "-n", "5000" if quick else "20000"),
+        "ses": part("ses.py", *(["-n", "2000", "--compare", "200"] if quick else [])),
     }
     table = rows(results)
     width = max(len(r[0]) for r in table)
