@@ -171,7 +171,11 @@ class CoreSettings:
     )
     unsubscribe_secret: Secret = field(
         default=Secret(""),
-        metadata={"help": "Key that signs unsubscribe links (HMAC-SHA256); keep it secret and stable."},
+        metadata={
+            "help": "Key that signs unsubscribe links (HMAC-SHA256); keep it secret and stable. "
+            "To rotate: NEW,OLD (comma-separated, newest first): links are signed with the first "
+            "and accepted with any."
+        },
     )
     unsubscribe_mailto: str = field(
         default="",
