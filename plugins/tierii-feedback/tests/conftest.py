@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,17 @@ from pathlib import Path
 import pytest
 import trustme
 from attrs import frozen
+from hypothesis import HealthCheck, settings
 
 from tierii_core.testing.fixtures import tierii_environment  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).parent))  # feedback_helpers, feedback_mailset (importlib mode)
 
 from feedback_helpers import ADDRESSES, MAILTO, SECRET, TEMPLATE, UNSUBSCRIBE_URL, tierii
+
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 START_TIMEOUT = 30.0  # a bound on a hang, never a pause
@@ -140,12 +146,14 @@ service anvil {{
 
 
 @pytest.fixture
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     if not os.access(DOVECOT, os.X_OK):
         if os.environ.get("TIERII_REQUIRE_DOVECOT") == "1":
             pytest.fail(f"TIERII_REQUIRE_DOVECOT=1 but there is no {DOVECOT} (run .ci/dovecot)")
         pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd, or .ci/dovecot)")
-    root = tmp_path_factory.mktemp("dovecot")
+    # not under pytest's tmp_path (0700 to its user): Dovecot's auth and mail processes run as
+    # other users (dovecot, nobody) and must reach their files
+    root = Path(tempfile.mkdtemp(prefix="tierii-dovecot-"))
     root.chmod(0o755)
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -181,6 +189,7 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _wait_listening(process: subprocess.Popen, port: int, root: Path) -> None:

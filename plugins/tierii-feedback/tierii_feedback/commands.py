@@ -57,7 +57,8 @@ def process(maildir: Path | None, use_imap: bool, quiet: bool) -> None:
 
 @feedback.command("watch")
 @click.option("--quiet", "-q", is_flag=True, help="Print only what changes something (and problems).")
-def watch(quiet: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="Also say each time it starts waiting for new mail.")
+def watch(quiet: bool, verbose: bool) -> None:
     """Keep reading TIERII_IMAP_FOLDER: process what is there, then wait for new mail (IMAP IDLE,
     or a poll every TIERII_IMAP_IDLE_SECONDS without it). Ctrl-C or SIGTERM stops it cleanly."""
     import signal
@@ -77,6 +78,7 @@ def watch(quiet: bool) -> None:
             on_idle=lambda idle: click.echo(
                 "watching: " + ("IMAP IDLE" if idle else "polling (the server has no IDLE)"), err=True
             ),
+            on_waiting=(lambda: click.echo("waiting for new mail", err=True)) if verbose else (lambda: None),
         )
     finally:
         for signum, handler in previous.items():

@@ -147,8 +147,14 @@ def watch(
     on_message: Callable[[Handled], None],
     stopper: Stopper,
     on_idle: Callable[[bool], None] = lambda idle: None,
+    on_waiting: Callable[[], None] = lambda: None,
 ) -> None:
-    """Process the folder, then wait in IDLE (or poll) for more, until ``stopper`` says stop."""
+    """Process the folder, then wait in IDLE (or poll) for more, until ``stopper`` says stop.
+
+    A server announces in IDLE only what arrives while idling (Dovecot does not announce mail
+    that came between the last command and IDLE), so a NOOP after each pass asks again, and
+    ``on_waiting`` is called once the server has confirmed that it is idling.
+    """
     with connect(settings) as client:
         select(client, settings)
         idle = client.has_capability("IDLE")
@@ -157,25 +163,34 @@ def watch(
             process_folder(client, processor, processed_folder, on_message, lambda: stopper.stopped)
             if stopper.stopped:
                 break
-            _wait(client, settings, stopper, idle)
+            if _new_mail(client.noop()):
+                continue
+            _wait(client, settings, stopper, idle, on_waiting)
 
 
-def _wait(client: Any, settings: ImapSettings, stopper: Stopper, idle: bool) -> None:
-    if not idle:  # a server without IDLE: poll (NOOP keeps the session, and shows new mail)
+def _new_mail(noop: Any) -> bool:
+    _, responses = noop
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+
+def _wait(
+    client: Any, settings: ImapSettings, stopper: Stopper, idle: bool, on_waiting: Callable[[], None]
+) -> None:
+    if not idle:  # a server without IDLE: poll (the NOOP before the next pass shows new mail)
         stopper.idling = True
         try:
+            on_waiting()
             if not stopper.stopped:
                 time.sleep(settings.idle_seconds)  # a signal's KeyboardInterrupt ends it
         except KeyboardInterrupt:
             pass
         finally:
             stopper.idling = False
-        if not stopper.stopped:
-            client.noop()
         return
     client.idle()
     try:
         stopper.idling = True
+        on_waiting()
         if not stopper.stopped:
             client.idle_check(timeout=settings.idle_seconds)
     except KeyboardInterrupt:

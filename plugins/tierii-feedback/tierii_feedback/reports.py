@@ -41,6 +41,7 @@ COMPLAINT_TYPES = frozenset({"abuse", "fraud", "virus", "other"})
 _DIAGNOSTIC_LIMIT = 300
 _TOKEN = re.compile(r"[?&]t=([A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,})")
 _STATUS = re.compile(r"^\s*([245])\.\d{1,3}\.\d{1,3}")
+_POLICY = re.compile(r"(?<![\d.])5\.7\.\d{1,3}(?![\d.])")
 
 
 class Unreadable(Exception):
@@ -230,6 +231,10 @@ def _dsn_recipient(block: email.message.Message) -> Finding | None:
     klass = code.group(1) if code else ""
     diagnostic = " ".join(str(block.get("Diagnostic-Code", "") or "").split())
     diagnostic = (diagnostic or status or action)[:_DIAGNOSTIC_LIMIT]
+    if klass != "2" and (_POLICY.search(status) or _POLICY.search(diagnostic)):
+        # 5.7.x: the receiver refused *us* (spam filter, policy, authentication); the address
+        # itself may be fine, so it counts as soft: a block that lasts suppresses in the end
+        return Finding(address, SOFT, f"blocked: {diagnostic}"[:_DIAGNOSTIC_LIMIT])
     if (action == "failed" and klass != "4") or (action != "delayed" and klass == "5"):
         return Finding(address, HARD, diagnostic)
     if action in ("failed", "delayed") or klass == "4":
