@@ -15,7 +15,7 @@ import attrs
 
 from tierii_core import hookspecs
 from tierii_core.models import Secret
-from tierii_core.plugins import Registry, make_plugin_manager
+from tierii_core.plugins import Registry, make_plugin_manager, plugin_settings
 from tierii_core.settings import CoreSettings, env_name, expected_form, settings_fields
 
 KIND_TITLES = {
@@ -77,6 +77,15 @@ def settings_reference() -> str:
             info.cls.describe(),
             "",
             settings_table(info.cls.Settings, info.name),
+            "",
+        ]
+    for prefix, settings_cls in sorted(plugin_settings(pm), key=lambda pair: pair[0]):
+        parts += [
+            f"### Plugin settings `TIERII_{prefix.upper()}_*`",
+            "",
+            inspect.cleandoc(settings_cls.__doc__ or ""),
+            "",
+            settings_table(settings_cls, prefix),
             "",
         ]
     return "\n".join(parts)

@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 from click.testing import CliRunner, Result
-from tierii_feedback.commands import feedback
 
 from tierii_core.cli import cli
 from tierii_core.models import Secret
 from tierii_core.suppression import SuppressionList
 from tierii_core.unsubscribe import UnsubscribeLinks
+from tierii_feedback.commands import feedback
 
 cli.add_command(feedback)  # what the plugin's tierii_register_commands hook does in `tierii`
 

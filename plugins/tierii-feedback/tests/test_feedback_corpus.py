@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from tierii_core.feedback_store import HARD, SOFT
 from tierii_feedback.processor import Processor
 from tierii_feedback.reports import classify
 from tierii_feedback.settings import FeedbackSettings
-
-from tierii_core.feedback_store import HARD, SOFT
 
 FLUFL = Path(__file__).parent / "corpus" / "flufl-bounce"
 

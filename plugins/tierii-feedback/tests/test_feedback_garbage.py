@@ -9,9 +9,9 @@ from feedback_helpers import LINKS
 from feedback_mailset import render
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tierii_feedback.reports import Report, Unreadable, classify
 
 from tierii_core.feedback_store import COMPLAINT, HARD, SOFT, UNSUBSCRIBE
+from tierii_feedback.reports import Report, Unreadable, classify
 
 CORPUS = Path(__file__).parent / "corpus"
 SAMPLES = [p.read_bytes() for p in sorted((CORPUS / "flufl-bounce").glob("*.txt"))] + [
