@@ -55,7 +55,7 @@ def test_imap_processing_suppresses_the_same_as_the_maildir(
     assert set(found) == set(plan.suppressed)
     for address, reason in plan.suppressed.items():
         assert found[address].startswith(reason)
-    assert "UID " in result.output and "cannot read this report" in result.output
+    assert "INBOX UID " in result.output and "cannot read this report" in result.output
     kept = plan.noise + plan.unreadable
     assert folder_counts(dovecot) == {"INBOX": kept, "TierII-Processed": len(plan.messages) - kept}
 

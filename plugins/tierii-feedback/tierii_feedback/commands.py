@@ -45,11 +45,11 @@ def process(maildir: Path | None, use_imap: bool, quiet: bool) -> None:
         else:
             from tierii_feedback import imap
 
-            with imap.connect(context.imap_settings()) as client:
-                imap.select(client, context.imap_settings())
-                imap.process_folder(
-                    client, context.processor, context.settings.processed_folder, context.report
-                )
+            settings = context.imap_settings()
+            with imap.connect(settings) as client:
+                imap.select(client, settings)
+                folder = context.settings.processed_folder
+                imap.process_folder(client, context.processor, folder, context.report, where=settings.folder)
     finally:
         context.close()
     context.summary()

@@ -95,8 +95,10 @@ def process_folder(
     processed_folder: str,
     on_message: Callable[[Handled], None],
     should_stop: Callable[[], bool] = lambda: False,
+    where: str = "IMAP",
 ) -> None:
-    """Every message of the selected folder not yet set aside, oldest first."""
+    """Every message of the selected folder not yet set aside, oldest first (``where``: its
+    name, for messages: ``INBOX UID 7``)."""
     if processed_folder and not client.folder_exists(processed_folder):
         client.create_folder(processed_folder)
     criteria = ["NOT", "DELETED"] if processed_folder else ["NOT", "DELETED", "UNKEYWORD", PROCESSED_FLAG]
@@ -110,7 +112,7 @@ def process_folder(
             raw = fetched.get(uid, {}).get(b"BODY[]")
             if raw is None:  # expunged by someone else meanwhile
                 continue
-            handled = processor.handle(raw, f"UID {uid}")
+            handled = processor.handle(raw, f"{where} UID {uid}")
             if handled.set_aside:
                 _set_aside(client, uid, processed_folder)
             on_message(handled)
@@ -160,7 +162,9 @@ def watch(
         idle = client.has_capability("IDLE")
         on_idle(idle)
         while not stopper.stopped:
-            process_folder(client, processor, processed_folder, on_message, lambda: stopper.stopped)
+            process_folder(
+                client, processor, processed_folder, on_message, lambda: stopper.stopped, settings.folder
+            )
             if stopper.stopped:
                 break
             if _new_mail(client.noop()):
