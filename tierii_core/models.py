@@ -90,6 +90,8 @@ class Message:
     html: str | None = None
     reply_to: Address | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    #: the envelope sender (SMTP MAIL FROM) for providers that set it; None: the sender's address
+    return_path: str | None = None
 
     def as_bytes(self) -> bytes:
         from tierii_core.mime import serialize

@@ -136,6 +136,7 @@ class Campaign:
                 "license_number": self.core.license_number,
             },
             links=links,
+            return_path=self.core.return_path,
         )
         self.rules = self._select_rules()
         self.suppressions = SuppressionList(self.core.state_dir, read_only=True)

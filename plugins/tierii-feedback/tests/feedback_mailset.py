@@ -32,6 +32,7 @@ def render(
         "{n}": str(n),
         "{message_id}": message_id or f"1234.abcdef.{n}@shop.example",
         "{list_unsubscribe}": unsubscribe,
+        "{recipient_verp}": recipient.replace("@", "="),
     }.items():
         text = text.replace(key, value)
     return text.encode("utf-8")

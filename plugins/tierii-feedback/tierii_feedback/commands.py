@@ -107,6 +107,7 @@ class _Context:
             self.settings,
             unsubscribe_mailto=core.unsubscribe_mailto,
             verify_token=_token_verifier(core),
+            return_path=core.return_path,
         )
 
     def imap_settings(self) -> Any:

@@ -103,6 +103,7 @@ class Processor:
         *,
         unsubscribe_mailto: str = "",
         verify_token: Callable[[str], str | None] | None = None,
+        return_path: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -111,6 +112,7 @@ class Processor:
         self.matcher = CampaignMatcher(state_dir)
         self._mailto = unsubscribe_mailto
         self._verify_token = verify_token
+        self._return_path = return_path
         self._clock = clock
 
     def handle(self, raw: bytes, origin: str) -> Handled:
@@ -119,7 +121,12 @@ class Processor:
         if kind is not None:
             return Handled(origin, kind, already=True)
         try:
-            report = classify(raw, unsubscribe_mailto=self._mailto, verify_token=self._verify_token)
+            report = classify(
+                raw,
+                unsubscribe_mailto=self._mailto,
+                verify_token=self._verify_token,
+                return_path=self._return_path,
+            )
         except Unreadable as exc:
             return Handled(origin, UNREADABLE, error=str(exc))
         now = self._clock()

@@ -77,11 +77,18 @@ def classify(
     *,
     unsubscribe_mailto: str = "",
     verify_token: Callable[[str], str | None] | None = None,
+    return_path: str = "",
 ) -> Report:
-    """What ``raw`` reports. Raises :class:`Unreadable`, never anything else."""
+    """What ``raw`` reports. Raises :class:`Unreadable`, never anything else.
+
+    ``return_path``: ``TIERII_RETURN_PATH``; a bounce no parser can read, sent back to its
+    VERP-tagged address, still names its recipient: a soft bounce (we cannot tell if permanent).
+    """
     try:
         message = parse_message(raw)
         report = _classify(message, unsubscribe_mailto.strip().lower(), verify_token)
+        if report.kind == NOT_A_REPORT and return_path:
+            report = _verp_bounce(message, return_path)
         return Report(report.kind, report.findings, _date(message)) if report.findings else report
     except Unreadable:
         raise
@@ -257,14 +264,42 @@ def _other_bounce(message: email.message.Message) -> Report:
     return Report(BOUNCE, tuple(findings)) if findings else NOTHING
 
 
+# -- bounces no parser reads, to a VERP address ------------------------------------------------
+
+_DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")
+_AUTO_REPLY = re.compile(
+    r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesen)", re.I
+)
+
+
+def _verp_bounce(message: email.message.Message, return_path: str) -> Report:
+    from tierii_core import verp
+
+    subject = " ".join(str(message.get("Subject", "") or "").split())[:_DIAGNOSTIC_LIMIT]
+    senders = email.utils.getaddresses([str(v) for v in message.get_all("From", [])])
+    from_daemon = any(a.lower().partition("@")[0] in _DAEMONS for _, a in senders)
+    if not (from_daemon or _report_type(message)) or _AUTO_REPLY.match(subject):
+        return NOTHING  # an auto-reply or a person: RFC 3834 sends those to the Return-Path too
+    recipients = {verp.decode(return_path, a) for _, a in email.utils.getaddresses(_envelope_to(message))}
+    findings = tuple(
+        Finding(a, SOFT, f"unrecognised bounce to our VERP address: {subject or '(no subject)'}")
+        for a in sorted(_valid(r for r in recipients if r))
+    )
+    return Report(BOUNCE, findings) if findings else NOTHING
+
+
+def _envelope_to(message: email.message.Message) -> list[str]:
+    values: list[str] = []
+    for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
+        values += [str(v) for v in message.get_all(name, [])]
+    return values
+
+
 # -- mailed unsubscribes ----------------------------------------------------------------------
 
 
 def _addressed_to(message: email.message.Message, mailto: str) -> bool:
-    values = []
-    for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
-        values += [str(v) for v in message.get_all(name, [])]
-    return any(address.lower() == mailto for _, address in email.utils.getaddresses(values))
+    return any(address.lower() == mailto for _, address in email.utils.getaddresses(_envelope_to(message)))
 
 
 def _automatic(message: email.message.Message) -> bool:
