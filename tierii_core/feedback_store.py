@@ -25,7 +25,7 @@ from pathlib import Path
 
 from attrs import frozen
 
-from tierii_core.errors import ConfigurationError
+from tierii_core.errors import ConfigurationError, RunStopped
 from tierii_core.journal import FILENAME
 
 SCHEMA = """
@@ -166,7 +166,9 @@ class FeedbackStore:
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                raise ConfigurationError(f"feedback store {self.path}: cannot write: {exc}") from None
+                raise RunStopped(
+                    f"feedback store {self.path}: cannot write: {exc}; safe to run again"
+                ) from None
 
     def soft_bounces(self, email: str, since: float, *, besides: str | None = None) -> int:
         """Recorded soft-bounce reports for ``email`` since ``since`` (not counting report ``besides``)."""

@@ -10,9 +10,11 @@ import stat
 from pathlib import Path
 
 from feedback_helpers import ADDRESSES, LINKS, suppressions, tierii
-from feedback_mailset import scenario
+from feedback_mailset import render, scenario
 
-from tierii_core.feedback_store import FeedbackStore
+from tierii_core.feedback_store import HARD, FeedbackStore
+from tierii_feedback.processor import Processor
+from tierii_feedback.settings import FeedbackSettings
 
 
 def fill_maildir(path: Path, messages: tuple[tuple[str, bytes], ...]) -> mailbox.Maildir:
@@ -141,3 +143,15 @@ def test_not_a_maildir_is_named(campaign: Path, tmp_path: Path) -> None:
 def test_exactly_one_source_is_asked_for(campaign: Path) -> None:
     result = tierii("feedback", "process")
     assert result.exit_code == 2 and "exactly one of --maildir PATH or --imap" in result.output
+
+
+def test_a_campaign_sent_after_processing_started_is_matched(campaign: Path, tmp_path: Path) -> None:
+    """`watch` runs for days: a campaign sent meanwhile gets its reports."""
+    processor = Processor(tmp_path / "state", FeedbackSettings())
+    try:
+        (campaign / "late.csv").write_text("email,name\nlate@example.com,Late\n")
+        assert tierii("send", "late.csv", "-t", "t.mustache", "--campaign", "late").exit_code == 0
+        handled = processor.handle(render("gmail-5.1.1.eml", "late@example.com", 99), "late")
+    finally:
+        processor.close()
+    assert [(e.email, e.kind, e.campaign) for e in handled.events] == [("late@example.com", HARD, "late")]

@@ -57,24 +57,26 @@ def report_key(raw: bytes) -> str:
 
 
 class CampaignMatcher:
-    """The campaign a report is about: the latest one the journal shows the address was sent in."""
+    """The campaign a report is about: the latest one the journal shows the address was sent in.
+
+    The journal is opened (read-only) and its campaigns listed on each question, so a
+    long-running ``watch`` sees campaigns sent after it started.
+    """
 
     def __init__(self, state_dir: Path) -> None:
+        self._state_dir = state_dir
         self._journal: SqliteJournal | None = None
-        self._campaigns: list[str] = []
-        try:
-            self._journal = SqliteJournal(state_dir, read_only=True)
-            self._campaigns = self._journal.campaigns()  # latest run first
-        except (TierIIError, sqlite3.Error):
-            self.close()  # no campaign has run here yet: nothing to match
 
     def campaign_for(self, email: str) -> str:
-        if self._journal is None:
-            return ""
-        key = key_of(email)
-        for campaign in self._campaigns:
-            if self._journal.states(campaign, [key]).get(key) is Status.SENT:
-                return campaign
+        try:
+            if self._journal is None:
+                self._journal = SqliteJournal(self._state_dir, read_only=True)
+            key = key_of(email)
+            for campaign in self._journal.campaigns():  # latest run first
+                if self._journal.states(campaign, [key]).get(key) is Status.SENT:
+                    return campaign
+        except (TierIIError, sqlite3.Error):
+            self.close()  # no campaign has run here yet: nothing to match, ask again next time
         return ""
 
     def close(self) -> None:
