@@ -43,13 +43,16 @@ def fill(path: Path, messages: list[bytes]) -> None:
         box.add(raw)
 
 
-def run(maildir: Path, state: Path, *, kill_after: int | None = None) -> int:
+def run(
+    maildir: Path | None, state: Path, *, kill_after: int | None = None, imap: dict[str, str] | None = None
+) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERII_")}
-    env.update(TIERII_STATE_DIR=str(state), PYTHONUNBUFFERED="1")
+    env.update(TIERII_STATE_DIR=str(state), PYTHONUNBUFFERED="1", **(imap or {}))
+    source = ["--maildir", str(maildir)] if maildir is not None else ["--imap"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tierii_core.cli", "feedback", "process", "--maildir", str(maildir)],
+        [sys.executable, "-m", "tierii_core.cli", "feedback", "process", *source],
         env=env,
-        cwd=maildir.parent,
+        cwd=state.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -89,3 +92,29 @@ def test_a_killed_run_then_a_rerun_ends_like_one_run(tmp_path: Path, seed: int) 
     assert final_state(tmp_path / "killed" / "state") == expected
     left = list((tmp_path / "killed" / "Maildir" / "new").iterdir())
     assert left == []  # every report set aside, none lost
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_a_killed_imap_run_then_a_rerun_ends_like_one_run(tmp_path: Path, dovecot) -> None:  # type: ignore[no-untyped-def]
+    messages = mailset()
+    fill(tmp_path / "reference" / "Maildir", messages)
+    assert run(tmp_path / "reference" / "Maildir", tmp_path / "reference" / "state") == 0
+    expected_suppressions, expected_events, _ = final_state(tmp_path / "reference" / "state")
+    client = dovecot.client()
+    for raw in messages:
+        client.append("INBOX", raw.replace(b"\n", b"\r\n"))
+    client.logout()
+
+    imap = dovecot.environment()
+    assert run(None, tmp_path / "state", kill_after=REPORTS // 3, imap=imap) == -9
+    assert run(None, tmp_path / "state", imap=imap) == 0
+
+    suppressed, events, reports = final_state(tmp_path / "state")
+    assert (suppressed, events, reports) == (expected_suppressions, expected_events, REPORTS)
+    client = dovecot.client()
+    try:
+        assert client.folder_status("INBOX", [b"MESSAGES"])[b"MESSAGES"] == 0
+        assert client.folder_status("TierII-Processed", [b"MESSAGES"])[b"MESSAGES"] == REPORTS
+    finally:
+        client.logout()
