@@ -145,8 +145,22 @@ service anvil {{
 """
 
 
+#: what an older or stripped-down server announces: no IDLE (watch polls), no MOVE (COPY+EXPUNGE)
+PLAIN_CAPABILITIES = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE UIDPLUS"
+
+
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
+    yield from _dovecot()
+
+
+@pytest.fixture
+def plain_dovecot() -> Iterator[Dovecot]:
+    """Dovecot announcing neither IDLE nor MOVE."""
+    yield from _dovecot(f"imap_capability = {PLAIN_CAPABILITIES}\n")
+
+
+def _dovecot(extra_config: str = "") -> Iterator[Dovecot]:
     if not os.access(DOVECOT, os.X_OK):
         if os.environ.get("TIERII_REQUIRE_DOVECOT") == "1":
             pytest.fail(f"TIERII_REQUIRE_DOVECOT=1 but there is no {DOVECOT} (run .ci/dovecot)")
@@ -165,7 +179,7 @@ def dovecot() -> Iterator[Dovecot]:
     (root / "home").mkdir()
     os.chown(root / "home", uid, gid)
     imap_port, imaps_port = _free_port(), _free_port()
-    (root / "dovecot.conf").write_text(_config(root, imap_port, imaps_port, uid, gid))
+    (root / "dovecot.conf").write_text(_config(root, imap_port, imaps_port, uid, gid) + extra_config)
     process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
         stdout=subprocess.DEVNULL,

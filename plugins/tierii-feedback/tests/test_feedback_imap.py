@@ -174,3 +174,46 @@ def test_an_idle_interval_past_29_minutes_is_refused(
         tierii_environment.setenv(name, value)
     result = tierii("feedback", "watch")
     assert result.exit_code == 2 and "TIERII_IMAP_IDLE_SECONDS" in result.output
+
+
+def test_a_server_without_move_gets_copy_and_expunge(
+    campaign: Path, tmp_path: Path, plain_dovecot, tierii_environment: pytest.MonkeyPatch
+) -> None:
+    plan = scenario(ADDRESSES, LINKS)
+    append_all(plain_dovecot, plan.messages)
+    for name, value in plain_dovecot.environment().items():
+        tierii_environment.setenv(name, value)
+
+    result = tierii("feedback", "process", "--imap")
+
+    assert result.exit_code == 0, result.output
+    assert set(suppressions(tmp_path / "state")) == set(plan.suppressed)
+    kept = plan.noise + plan.unreadable
+    assert folder_counts(plain_dovecot) == {"INBOX": kept, "TierII-Processed": len(plan.messages) - kept}
+
+
+def test_watch_polls_a_server_without_idle(
+    campaign: Path, tmp_path: Path, plain_dovecot, tierii_environment: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**plain_dovecot.environment(), "TIERII_IMAP_IDLE_SECONDS": "0.2"}.items():
+        tierii_environment.setenv(name, value)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "tierii_core.cli", "feedback", "watch"],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "watching: polling (the server has no IDLE)" in watcher.stderr.readline()
+        append_all(plain_dovecot, [("bounce", render("office365-5.1.10.eml", ADDRESSES[1], 2, links=LINKS))])
+        assert f"hard {ADDRESSES[1]} [campaign restock]" in watcher.stdout.readline()  # found by a poll
+        watcher.send_signal(signal.SIGTERM)
+        out, err = watcher.communicate(timeout=DEADLINE)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    assert watcher.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err
+    assert "1 newly suppressed" in out
