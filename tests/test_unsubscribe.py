@@ -137,3 +137,21 @@ def test_an_internationalised_unsubscribe_url_is_carried_in_its_ascii_form() -> 
     _, value = links.headers(url)[0]
     assert value.isascii()
     assert links.path == "/ab/mëlden"  # the server still answers on the path as configured
+
+
+def test_rotated_secrets_sign_with_the_first_and_accept_any() -> None:
+    old = UnsubscribeLinks("https://shop.example/u", Secret("the-old-secret-that-leaked"))
+    rotated = UnsubscribeLinks(
+        "https://shop.example/u", Secret("a-brand-new-secret-0123456789, the-old-secret-that-leaked")
+    )
+    new_only = UnsubscribeLinks("https://shop.example/u", Secret("a-brand-new-secret-0123456789"))
+    sent_before = old.token("ana@example.com")
+    assert rotated.verify(sent_before) == "ana@example.com"  # links already sent keep working
+    assert rotated.token("ana@example.com") == new_only.token("ana@example.com")  # signed with the first
+    assert old.verify(rotated.token("ana@example.com")) is None
+    assert new_only.verify(sent_before) is None  # once the old secret is dropped, its links stop
+
+
+def test_every_rotated_secret_must_be_long_enough() -> None:
+    with pytest.raises(ConfigurationError, match="several such secrets"):
+        UnsubscribeLinks("https://shop.example/u", Secret("a-brand-new-secret-0123456789,short"))

@@ -60,6 +60,7 @@ class Assembly:
                 "license_number": self.core.license_number,
             },
             links=links,
+            return_path=self.core.return_path,
         )
 
     def _default_sender(self) -> Address | None:

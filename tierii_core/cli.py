@@ -319,6 +319,8 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
         report["excluded_by_reason"] = dict(
             Counter(reason_group(r.last_error) for r in journal.recipients(campaign, Status.EXCLUDED))
         )
+        feedback = _feedback(core.state_dir, campaign, report["counts"][Status.SENT.value])
+        report["feedback"] = feedback.as_dict()
         if wanted:
             report["recipients"] = {
                 state.value: [
@@ -345,12 +347,37 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
         if state == Status.EXCLUDED.value:
             for reason, number in sorted(report["excluded_by_reason"].items()):
                 click.echo(f"    {reason}: {number}")
+    _echo_feedback(feedback)
     for state, rows in report.get("recipients", {}).items():
         for row in rows:
             detail = row["reason"] or row["provider_message_id"] or ""
             click.echo(f"  {state} {row['email']} ({row['origin']}) {detail}".rstrip())
     if len(known) > 1:
         click.echo(f"other campaigns: {', '.join(c for c in known if c != campaign)}")
+
+
+def _feedback(state_dir: Path, campaign: str, sent: int) -> Any:
+    """Bounces and complaints noted for the campaign (by tierii-feedback; zeros without it)."""
+    from tierii_core.feedback_store import FeedbackStore
+
+    store = FeedbackStore(state_dir, read_only=True)
+    try:
+        return store.summary(campaign, sent)
+    finally:
+        store.close()
+
+
+def _echo_feedback(feedback: Any) -> None:
+    from tierii_core.feedback_store import rate_line
+
+    click.echo(
+        f"  delivered: {feedback.delivered}  hard bounces: {feedback.hard_bounces}  "
+        f"soft bounces: {feedback.soft_bounces}  complaints: {feedback.complaints}  "
+        f"(bounce rate {feedback.bounce_rate:.2%}, complaint rate {feedback.complaint_rate:.2%})"
+    )
+    line = rate_line(feedback)
+    if line:
+        click.echo(line)
 
 
 def _add_commands() -> None:

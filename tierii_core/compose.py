@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tierii_core import verp
 from tierii_core.components import CompiledTemplate, TemplateEngine
 from tierii_core.errors import ConfigurationError, MissingVariable
 from tierii_core.mime import one_line
@@ -63,6 +64,7 @@ class Composer:
         default_sender: Address | None = None,
         campaign_vars: Mapping[str, str] | None = None,
         links: UnsubscribeLinks | None = None,
+        return_path: str = "",
     ) -> None:
         self.template_path = template_path
         template: TemplateFile = load_template(template_path)
@@ -94,6 +96,7 @@ class Composer:
         #: campaign variables the settings leave empty: using one is a configuration error
         self.unset_vars = frozenset(k for k, v in (campaign_vars or {}).items() if not v)
         self._links = links
+        self._return_path = return_path  # VERP-tagged per recipient (tierii_core.verp)
         self._ids = itertools.count()
         self._id_prefix = f"{os.getpid()}.{secrets.token_hex(6)}"
 
@@ -130,4 +133,5 @@ class Composer:
             message_id=f"<{self._id_prefix}.{next(self._ids)}@{domain}>",
             date=datetime.now(timezone.utc).replace(microsecond=0),  # the header shows seconds
             headers=headers,
+            return_path=verp.encode(self._return_path, contact.email) if self._return_path else None,
         )

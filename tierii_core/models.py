@@ -92,6 +92,7 @@ class Message:
     html: str | None = None  # the HTML alternative (--html), or None
     reply_to: Address | None = None  # Reply-To, or None
     headers: tuple[tuple[str, str], ...] = ()  # further headers (List-Unsubscribe...), in order
+    return_path: str | None = None  # the envelope sender (SMTP MAIL FROM); None: the sender's address
 
     def as_bytes(self) -> bytes:
         from tierii_core.mime import serialize

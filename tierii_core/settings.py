@@ -105,6 +105,12 @@ def expected_form(attribute: attrs.Attribute) -> str:
     return FORMS.get(kind, str(kind))
 
 
+def _address_or_empty(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    local, at, domain = value.rpartition("@")
+    if value and (not at or not local or "." not in domain or any(c in value for c in " <>,;+")):
+        raise ValueError(f"{value!r} is not a plain address (no display name, no '+' tag)")
+
+
 @frozen
 class CoreSettings:
     """Settings of the core, read from ``TIERII_<FIELD>``."""
@@ -171,7 +177,21 @@ class CoreSettings:
     )
     unsubscribe_secret: Secret = field(
         default=Secret(""),
-        metadata={"help": "Key that signs unsubscribe links (HMAC-SHA256); keep it secret and stable."},
+        metadata={
+            "help": "Key that signs unsubscribe links (HMAC-SHA256); keep it secret and stable. "
+            "To rotate: NEW,OLD (comma-separated, newest first): links are signed with the first "
+            "and accepted with any."
+        },
+    )
+    return_path: str = field(
+        default="",
+        validator=_address_or_empty,
+        metadata={
+            "help": "Envelope sender (Return-Path) for bounces, tagged per recipient (VERP): "
+            "bounces@shop.example sends as bounces+ana=example.com@shop.example. Providers that "
+            "control the envelope (smtp) use it; empty = the From address.",
+            "form": "an address such as bounces@shop.example, or empty",
+        },
     )
     unsubscribe_mailto: str = field(
         default="",

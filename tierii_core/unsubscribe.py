@@ -3,6 +3,10 @@
 A link is ``TIERII_UNSUBSCRIBE_URL`` plus one query parameter ``t``: the address (base64url)
 and an HMAC-SHA256 of it under ``TIERII_UNSUBSCRIBE_SECRET``. The endpoint can verify it
 without any database of issued links; nobody can forge a link for another address.
+
+The secret may be several, comma-separated, newest first: links are signed with the first
+and accepted with any, so a leaked secret can be rotated without breaking the links already
+sent (CAN-SPAM wants them working for 30 days after the send).
 """
 
 from __future__ import annotations
@@ -27,19 +31,21 @@ class UnsubscribeLinks:
                 f"TIERII_UNSUBSCRIBE_URL={base_url!r}: expected an https:// URL "
                 "(RFC 8058 one-click needs https)"
             )
-        if not secret or len(secret.reveal()) < 16:
+        keys = [k.strip() for k in secret.reveal().split(",")] if secret else []
+        if not keys or any(len(k) < 16 for k in keys):
             raise ConfigurationError(
-                "TIERII_UNSUBSCRIBE_SECRET: expected a random secret of at least 16 characters "
+                "TIERII_UNSUBSCRIBE_SECRET: expected a random secret of at least 16 characters, "
+                "or several such secrets separated by commas, newest first "
                 "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         self.base_url = _ascii_url(base_url)
         self.path = parts.path or "/"
-        self._key = secret.reveal().encode("utf-8")
+        self._keys = tuple(k.encode("utf-8") for k in keys)  # signs with the first, accepts any
         self.mailto = mailto
         self._separator = "&" if parts.query else "?"
 
-    def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+    def _sign(self, payload: bytes, key: bytes | None = None) -> bytes:
+        return hmac.new(key or self._keys[0], payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
     def token(self, email: str) -> str:
         payload = email.lower().encode("utf-8")
@@ -57,7 +63,9 @@ class UnsubscribeLinks:
             payload, signature = _unb64(payload_text), _unb64(signature_text)
         except ValueError:
             return None
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        # every key is tried (no early exit): the time taken says nothing about which matched
+        matches = [hmac.compare_digest(signature, self._sign(payload, key)) for key in self._keys]
+        if not any(matches):
             return None
         try:
             return payload.decode("utf-8")

@@ -101,3 +101,16 @@ def test_any_text_arrives_byte_for_byte(server, settings_for, subject, name, lin
 def _text(part) -> str:
     """A text part's content with the line ends the text was written with (LF)."""
     return part.get_content().replace("\r\n", "\n")
+
+
+def test_the_return_path_is_tagged_per_recipient(server, campaign) -> None:
+    """TIERII_RETURN_PATH: MAIL FROM is the VERP address of each recipient (bounces name them)."""
+    campaign.point_at(server.port)
+    campaign.env["TIERII_RETURN_PATH"] = "bounces@shop.example"
+    campaign.contacts(3)
+    done = campaign.send()
+    assert done.returncode == 0, done.stderr
+    assert sorted(m.mail_from for m in server.messages) == [
+        f"bounces+person{i}=example.com@shop.example" for i in range(3)
+    ]
+    assert all(m.message["From"].addresses[0].addr_spec == "shop@example.com" for m in server.messages)

@@ -120,7 +120,7 @@ def _ready(message: Message) -> _Ready | Outcome:
     try:
         return _Ready(
             message,
-            wire.address(message.sender.email, "sender"),
+            wire.address(message.return_path or message.sender.email, "sender"),
             wire.address(message.contact.email, "recipient"),
             wire.payload(message.as_bytes()),
         )
