@@ -90,6 +90,9 @@ class Message:
     html: str | None = None
     reply_to: Address | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    #: the variables the core and plugins supplied for this message (``sender_address``,
+    #: a store's ``license_number``...), not the contact's own fields: rules check against them
+    variables: Mapping[str, Any] = field(factory=dict, hash=False, eq=False)
 
     def as_bytes(self) -> bytes:
         from tierii_core.mime import serialize
@@ -197,6 +200,10 @@ class RunSummary:
     excluded_by_reason: Mapping[str, int] = field(factory=dict, hash=False)
     failures: tuple[Outcome, ...] = ()
     rules: tuple[str, ...] = ()  # the compliance rules this run checked
+    #: what rules decided for the whole run, one line each (the ad notice required or waived)
+    notes: tuple[str, ...] = ()
+    #: per rule, what a text check cannot see and a person must review (images, placement...)
+    manual_checks: Mapping[str, tuple[str, ...]] = field(factory=dict, hash=False)
 
     @property
     def attempted(self) -> int:
@@ -223,6 +230,8 @@ class RunSummary:
     def as_dict(self) -> dict[str, Any]:
         data = attrs.asdict(self, recurse=False)
         data["excluded_by_reason"] = dict(self.excluded_by_reason)
+        data["notes"] = list(self.notes)
+        data["manual_checks"] = {rule: list(items) for rule, items in self.manual_checks.items()}
         data["failures"] = [
             {"email": o.email, "status": o.status.value, "provider": o.provider, "reason": o.reason}
             for o in self.failures

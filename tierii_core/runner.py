@@ -131,11 +131,11 @@ class Campaign:
             subject=self.options.subject,
             sender=self.options.sender,
             default_sender=self._default_sender(),
-            campaign_vars={
-                "sender_address": self.core.sender_address,
-                "license_number": self.core.license_number,
-            },
+            campaign_vars={"sender_address": self.core.sender_address},
             links=links,
+            contact_variables=[
+                v for v in self.pm.hook.tierii_template_variables(core=self.core, reader=self.reader) if v
+            ],
         )
         self.rules = self._select_rules()
         self.suppressions = SuppressionList(self.core.state_dir, read_only=True)
@@ -188,7 +188,7 @@ class Campaign:
                 if exc.variable in self.composer.unset_vars:
                     raise ConfigurationError(
                         f"template {self.options.template} uses {{{{{exc.variable}}}}}, but "
-                        f"TIERII_{exc.variable.upper()} is not set"
+                        f"{self.composer.unset_vars[exc.variable]} is not set"
                     ) from None
                 continue
             broken = self._broken_rule(message)
@@ -389,7 +389,11 @@ class Campaign:
                 tally.stopped = str(exc)
         if tally.stopped:
             log.error("run.stopped", campaign=run.campaign, reason=tally.stopped)
-        summary = tally.summary(time.monotonic() - started)
+        summary = attrs.evolve(
+            tally.summary(time.monotonic() - started),
+            notes=tuple(note for rule in self.rules for note in rule.notes()),
+            manual_checks={r.name: tuple(r.manual_checks()) for r in self.rules if r.manual_checks()},
+        )
         notify(self.pm, "tierii_run_finished", run=run, summary=summary)
         log.info("run.finished", **_summary_fields(summary))
         return summary

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from tierii_cannabis import plugin as cannabis_plugin
-from tierii_cannabis.plugin import tierii_compliance_rules
-from tierii_core.settings import CoreSettings
+from tierii_cannabis.plugin import pack_rules, tierii_compliance_rules
 from tierii_core.testing import ComplianceRuleContract, make_contact, make_message
 
 LICENCE = "C10-0000001-LIC"
@@ -16,7 +16,12 @@ WARNINGS = (
     "There may be health risks associated with consumption of this product. For use only by adults "
     "twenty-one and older. Keep out of the reach of children."
 )
-NAMES = sorted(cls.name for cls in tierii_compliance_rules())
+NAMES = sorted(cls.name for cls in pack_rules())
+
+
+@pytest.fixture(autouse=True)
+def licence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERII_CANNABIS_LICENSE_NUMBER", LICENCE)
 
 
 class TestCannabisPackContract(ComplianceRuleContract):
@@ -27,10 +32,6 @@ class TestCannabisPackContract(ComplianceRuleContract):
     @pytest.fixture
     def plugin(self):
         return cannabis_plugin
-
-    @pytest.fixture
-    def core_settings(self):
-        return CoreSettings(license_number=LICENCE)
 
     @pytest.fixture
     def passing_contact(self, component_class):
@@ -49,3 +50,44 @@ class TestCannabisPackContract(ComplianceRuleContract):
     @pytest.fixture
     def failing_message(self):
         return make_message(text=f"Candy-flavoured gummies!\nLicence {LICENCE}.\n{WARNINGS}\n")
+
+
+class TestCannabisAutoContract(ComplianceRuleContract):
+    """cannabis-auto, for a chain with a store in California."""
+
+    @pytest.fixture(autouse=True)
+    def stores(self, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+        path = tmp_path / "stores.csv"
+        path.write_text(
+            "id,license_number,license_type,state,from,address\n"
+            f"sac,{LICENCE},retail,CA,Green Leaf <shop@example.com>,1 Main St\n",
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("TIERII_CANNABIS_STORES_FILE", str(path))
+
+    @pytest.fixture
+    def component_class(self):
+        return next(cls for cls in tierii_compliance_rules() if cls.name == "cannabis-auto")
+
+    @pytest.fixture
+    def plugin(self):
+        return cannabis_plugin
+
+    @pytest.fixture
+    def passing_contact(self):
+        return make_contact(birthdate="1980-05-05", state="CA", consent="yes", store="sac")
+
+    @pytest.fixture
+    def failing_contact(self):
+        return make_contact(birthdate="2020-05-05", state="CA", consent="yes", store="sac")
+
+    @pytest.fixture
+    def passing_message(self, passing_contact):
+        return attrs.evolve(
+            make_message(text=f"Restock news.\nLicence {LICENCE}.\n"), contact=passing_contact
+        )
+
+    @pytest.fixture
+    def failing_message(self, passing_contact):
+        message = make_message(text=f"Candy-flavoured gummies!\nLicence {LICENCE}.\n")
+        return attrs.evolve(message, contact=passing_contact)

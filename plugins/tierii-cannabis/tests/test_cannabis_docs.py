@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tierii_cannabis.plugin import tierii_compliance_rules
+from tierii_cannabis.plugin import pack_rules
 
 HERE = Path(__file__).resolve().parent
 README = (HERE.parent / "README.md").read_text(encoding="utf-8")
@@ -19,14 +19,14 @@ def test_the_readme_example_pack_is_the_tested_file() -> None:
 
 
 def test_the_readme_names_every_pack_and_every_claim() -> None:
-    for cls in tierii_compliance_rules():
+    for cls in pack_rules():
         assert f"`{cls.name}`" in README, cls.name
         for claim in cls.pack.claims:
             assert f"`{claim.id}`" in README, f"{cls.name}: claim {claim.id} is not in the README"
 
 
 def test_the_readme_lists_the_baseline_states() -> None:
-    (baseline,) = [cls for cls in tierii_compliance_rules() if cls.name == "cannabis-adult-use"]
+    (baseline,) = [cls for cls in pack_rules() if cls.name == "cannabis-adult-use"]
     assert " ".join(sorted(baseline.pack.states)) in README
 
 
