@@ -30,6 +30,21 @@ WA_WARNINGS = (
     "There may be health risks associated with consumption of this product. "
     "For use only by adults twenty-one and older. Keep out of the reach of children."
 )
+NY_WARNINGS = (
+    "For use only by adults 21 years of age and older. Keep out of reach of children and pets. In case of "
+    "accidental ingestion or overconsumption, contact the Poison Center at 1-800-222-1222 or call 9-1-1. "
+    "Please consume responsibly. Cannabis can be addictive."
+)
+NJ_WARNINGS = (
+    "This product contains cannabis. For use only by adults 21 years of age or older. Keep out of the reach "
+    "of children. There may be health risks associated with the consumption of this product, including for "
+    "women who are pregnant, breastfeeding, or planning on becoming pregnant. Do not drive a motor vehicle "
+    "or operate heavy machinery while using this product. Green Leaf is licensed by the State of New Jersey."
+)
+NV_WARNINGS = "Keep out of reach of children. For use only by adults 21 years of age and older."
+MA_WARNINGS = "Please Consume Responsibly. This product may cause impairment and may be habit forming."
+#: each state's required texts, which only its stores' messages carry
+WARNINGS = {"WA": WA_WARNINGS, "NY": NY_WARNINGS, "NJ": NJ_WARNINGS, "NV": NV_WARNINGS, "MA": MA_WARNINGS}
 #: id, licence, type, state, from, address
 STORES = [
     ("sac", "C10-0000001-LIC", "retail", "CA", "Green Leaf Sacramento <sac@greenleaf.example>",
@@ -44,6 +59,14 @@ STORES = [
      "Green Leaf Seattle, 1 Pike Street, Seattle, WA 98101"),
     ("pdx", "050-1001", "retail", "OR", "Green Leaf Portland <pdx@greenleaf.example>",
      "Green Leaf Portland, 2 Burnside St, Portland, OR 97209"),
+    ("bk", "OCM-AUCP-24-000101", "retail", "NY", "Green Leaf Brooklyn <bk@greenleaf.example>",
+     "Green Leaf Brooklyn, 3 Atlantic Ave, Brooklyn, NY 11201"),
+    ("nwk", "RE000123", "retail", "NJ", "Green Leaf Newark <nwk@greenleaf.example>",
+     "Green Leaf Newark, 4 Broad St, Newark, NJ 07102"),
+    ("lv", "RD-0456", "retail", "NV", "Green Leaf Las Vegas <lv@greenleaf.example>",
+     "Green Leaf Las Vegas, 5 Fremont St, Las Vegas, NV 89101"),
+    ("bos", "MR281234", "retail", "MA", "Green Leaf Boston <bos@greenleaf.example>",
+     "Green Leaf Boston, 6 Tremont St, Boston, MA 02108"),
 ]  # fmt: skip
 BY_ID = {row[0]: row for row in STORES}
 
@@ -58,17 +81,37 @@ Advertisement. For adults 21 and over. Licence {{license_number}}.
 {{#store_in.WA}}
 WA_WARNINGS
 {{/store_in.WA}}
+{{#store_in.NY}}
+NY_WARNINGS
+{{/store_in.NY}}
+{{#store_in.NJ}}
+NJ_WARNINGS
+{{/store_in.NJ}}
+{{#store_in.NV}}
+NV_WARNINGS
+{{/store_in.NV}}
+{{#store_in.MA}}
+MA_WARNINGS
+{{/store_in.MA}}
 {{sender_address}}
 Unsubscribe: {{unsubscribe_url}}
-""".replace("WA_WARNINGS", WA_WARNINGS)
+"""
+for _state, _texts in WARNINGS.items():
+    TEXT = TEXT.replace(f"{_state}_WARNINGS", _texts)
 
 HTML = """\
 <html><body><p>Hi {{first_name}}, fresh {{favorite}} is in.</p>
 <p>Advertisement. For adults 21 and over. Licence {{license_number}}.</p>
 {{#store_in.WA}}<p>WA_WARNINGS</p>{{/store_in.WA}}
+{{#store_in.NY}}<p>NY_WARNINGS</p>{{/store_in.NY}}
+{{#store_in.NJ}}<p>NJ_WARNINGS</p>{{/store_in.NJ}}
+{{#store_in.NV}}<p>NV_WARNINGS</p>{{/store_in.NV}}
+{{#store_in.MA}}<p>MA_WARNINGS</p>{{/store_in.MA}}
 <p>{{sender_address}} <a href="{{unsubscribe_url}}">Unsubscribe</a></p>
 </body></html>
-""".replace("WA_WARNINGS", WA_WARNINGS)
+"""
+for _state, _texts in WARNINGS.items():
+    HTML = HTML.replace(f"{_state}_WARNINGS", _texts)
 
 
 def years_ago(years: int, days: int = 0) -> str:
@@ -95,8 +138,15 @@ CONTACTS = [
     ("away@example.com", "sac", "NV", ADULT, "", "yes"),  # out of state for its store
     ("oregon@example.com", "pdx", "OR", ADULT, "", "yes"),  # a state without a pack
     ("lost@example.com", "reno", "NV", ADULT, "", "yes"),  # no such store
+    ("ny1@example.com", "bk", "NY", ADULT, "", "yes"),
+    ("nydeal@example.com", "bk", "NY", ADULT, "", "yes"),  # their favourite reads "20% off": refused in NY
+    ("nj1@example.com", "nwk", "NJ", ADULT, "", "yes"),
+    ("nv1@example.com", "lv", "NV", ADULT, "", "yes"),
+    ("ma1@example.com", "bos", "MA", ADULT, "", "yes"),
+    ("ny19@example.com", "bk", "NY", NINETEEN, "yes", "yes"),
 ]
 SENT = {"ca1@example.com", "ca2@example.com", "co1@example.com", "wa1@example.com", "med19@example.com"}
+SENT |= {"ny1@example.com", "nj1@example.com", "nv1@example.com", "ma1@example.com"}
 
 
 def write_stores(path: Path) -> None:
@@ -130,11 +180,17 @@ def chain(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
     }.items():
         monkeypatch.setenv(name, value)
     rows = ["email,first_name,favorite,store,state,birthdate,medical,consent"]
-    rows += [f"{e},{e.split('@')[0].title()},Gelato,{s},{st},{b},{m},{c}" for e, s, st, b, m, c in CONTACTS]
+    rows += [
+        f"{e},{e.split('@')[0].title()},{favourite(e)},{s},{st},{b},{m},{c}" for e, s, st, b, m, c in CONTACTS
+    ]
     (tmp_path / "contacts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (tmp_path / "news.mustache").write_text(TEXT, encoding="utf-8")
     (tmp_path / "news.html.mustache").write_text(HTML, encoding="utf-8")
     return tmp_path
+
+
+def favourite(address: str) -> str:
+    return "Gelato at 20% off" if address.startswith("nydeal") else "Gelato"
 
 
 Run = Callable[..., Result]
@@ -182,7 +238,8 @@ def test_one_run_sends_each_store_s_recipients_its_own_compliant_message(chain: 
             assert f"Licence {licence}." in text, (address, part)
             assert postal in text, (address, part)
             assert "Advertisement." in text
-            assert (WA_WARNINGS in text) is (state == "WA"), (address, part)
+            for warned, warnings in WARNINGS.items():  # its own state's texts, no other's
+                assert (warnings in text) is (warned == state), (address, part, warned)
         for other in STORES:  # no other store's licence or address leaks in
             if other[0] != store_id:
                 assert other[1] not in message.as_string() and other[5] not in message.as_string()
@@ -195,6 +252,7 @@ def test_one_run_sends_each_store_s_recipients_its_own_compliant_message(chain: 
         "young@example.com",
         "away@example.com",
         "oregon@example.com",
+        "ny19@example.com",
     }
     assert excluded["retail19@example.com"].startswith("cannabis-auto: under 21 (cannabis-co): born ")
     assert (
@@ -206,8 +264,13 @@ def test_one_run_sends_each_store_s_recipients_its_own_compliant_message(chain: 
     assert "Cal. Bus. & Prof. Code §26151(c)" in excluded["young@example.com"]
     assert excluded["away@example.com"].startswith("cannabis-auto: out of state (cannabis-ca): NV is not CA")
     assert excluded["oregon@example.com"].startswith("cannabis-auto: no pack for OR: store 'pdx'")
+    assert excluded["ny19@example.com"].startswith("cannabis-auto: under 21 (cannabis-ny): born ")
     failed = {row["email"]: row for row in report["recipients"]["failed"]}
-    assert list(failed) == ["lost@example.com"]
+    assert sorted(failed) == ["lost@example.com", "nydeal@example.com"]
+    assert failed["nydeal@example.com"]["reason"] == (
+        "cannabis-auto: banned claim in the text (cannabis-ny): '20% off': promotes a price, a price "
+        "reduction, a discount, a loyalty program or a coupon (9 NYCRR 129.3(a)(9))"
+    )
     assert failed["lost@example.com"]["reason"].startswith(
         "contacts.csv:12: unknown store: store 'reno' is not in "
     )

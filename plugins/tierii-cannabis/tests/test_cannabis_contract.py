@@ -15,6 +15,16 @@ WARNINGS = (
     "coordination, and judgment. Do not operate a vehicle or machinery under the influence of this drug. "
     "There may be health risks associated with consumption of this product. For use only by adults "
     "twenty-one and older. Keep out of the reach of children."
+    # New York, New Jersey, Nevada, Massachusetts (tests/test_cannabis_states.py has them one by one)
+    " For use only by adults 21 years of age and older. Keep out of reach of children and pets. In case of "
+    "accidental ingestion or overconsumption, contact the Poison Center at 1-800-222-1222 or call 9-1-1. "
+    "Please consume responsibly. Cannabis can be addictive."
+    " This product contains cannabis. For use only by adults 21 years of age or older. Keep out of the reach "
+    "of children. There may be health risks associated with the consumption of this product, including for "
+    "women who are pregnant, breastfeeding, or planning on becoming pregnant. Do not drive a motor vehicle "
+    "or operate heavy machinery while using this product. Licensed by the State of New Jersey."
+    " Keep out of reach of children. For use only by adults 21 years of age and older."
+    " This product may cause impairment and may be habit forming."
 )
 NAMES = sorted(cls.name for cls in pack_rules())
 

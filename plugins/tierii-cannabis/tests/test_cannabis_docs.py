@@ -32,3 +32,23 @@ def test_the_readme_lists_the_baseline_states() -> None:
 
 def test_the_user_guide_includes_the_tested_example() -> None:
     assert '--8<-- "plugins/tierii-cannabis/tests/data/green-leaf.toml"' in GUIDE.read_text(encoding="utf-8")
+
+
+def test_the_guide_s_state_table_names_every_state_pack() -> None:
+    guide = GUIDE.read_text(encoding="utf-8")
+    table = guide[guide.index("## 7. The states") :]
+    for cls in pack_rules():
+        if len(cls.pack.states) == 1:
+            assert f"`{cls.name}`" in table, cls.name
+
+
+def test_the_guide_s_new_state_example_is_a_pack_that_loads(tmp_path: Path) -> None:
+    from tierii_cannabis.plugin import rules_from
+
+    guide = GUIDE.read_text(encoding="utf-8")
+    section = guide[guide.index("### Adding a state, as data") :]
+    (example,) = re.findall(r"```toml\n(.*?)```", section, re.S)[:1]
+    (tmp_path / "cannabis-or.toml").write_text(example, encoding="utf-8")
+    (cls,) = rules_from(tmp_path)
+    assert cls.name == "cannabis-or" and cls.pack.states == {"OR"}
+    assert [m.id for m in cls.pack.manual][-1] == "or-images"

@@ -24,7 +24,10 @@ from tierii_core.settings import CoreSettings
 
 #: the example in the README and docs/compliance/cannabis.md
 EXAMPLE_PACK = Path(__file__).parent / "data" / "green-leaf.toml"
-SHIPPED = {"cannabis-adult-use", "cannabis-ca", "cannabis-co", "cannabis-wa"}
+SHIPPED = {
+    "cannabis-adult-use",
+    *(f"cannabis-{state}" for state in ("az", "ca", "co", "il", "ma", "mi", "nj", "nv", "ny", "wa")),
+}
 
 MINIMAL = """\
 title = "Test pack"
