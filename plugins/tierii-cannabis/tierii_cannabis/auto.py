@@ -46,7 +46,7 @@ class AutoRule(ComplianceRule):
         self.book = book
         states = {store.state for store in book.stores.values()}
         self.rules = {
-            state: self.packs[state](cls_settings(self.packs[state]), core, today=today, book=book)
+            state: self.packs[state](self.packs[state].Settings(), core, today=today, book=book)
             for state in sorted(states)
             if state in self.packs
         }
@@ -79,10 +79,6 @@ class AutoRule(ComplianceRule):
 
     def manual_checks(self) -> Sequence[str]:
         return tuple(f"{rule.name}: {item}" for rule in self.rules.values() for item in rule.manual_checks())
-
-
-def cls_settings(cls: type[ComplianceRule]) -> Any:
-    return cls.Settings()
 
 
 def _tagged(reason: str | None, pack: str) -> str | None:

@@ -48,11 +48,12 @@ class RequiredText:
 
     def trigger(self, texts: Mapping[str, str]) -> tuple[str, str] | None:
         """Where the message mentions a ``when`` word, and the word; None when it needs no text.
-        A required text without ``when`` is needed by every message: ``("", "")``."""
+        A required text without ``when`` is needed by every message: ``("", "")``. ``texts`` are
+        the subject and parts as claims are matched against (:func:`for_claims`)."""
         if self.when is None:
             return "", ""
         for part, text in texts.items():
-            found = self.when.search(for_claims(text))
+            found = self.when.search(text)
             if found is not None:
                 return part, found[0]
         return None

@@ -87,11 +87,15 @@ def pack_rules() -> list[type[PackRule]]:
 
 
 @hookimpl
-def tierii_template_variables(reader: SettingsReader) -> ContactVariables:
-    """Each recipient's store: its licence number, postal address and From identity."""
+def tierii_template_variables() -> ContactVariables:
+    """Each recipient's store: its licence number, postal address and From identity.
+
+    The stores come from the plugin's settings as the rules read them (the environment, then
+    ``--env-file`` or ``./.env``), so the variables and the checks always see the same stores.
+    """
     from tierii_cannabis.variables import StoreVariables
 
-    return StoreVariables(store_book(reader))
+    return StoreVariables(store_book())
 
 
 def store_book(reader: SettingsReader | None = None) -> StoreBook:

@@ -146,14 +146,16 @@ class PackRule(ComplianceRule):
                 store = self.book.store_of(message.contact)
             except ContactError as exc:
                 return str(exc)
-            reason = (
-                self._sender(message, store)
-                or self._license(parts, store)
-                or self._required(message.subject, parts)
-            )
+            reason = self._sender(message, store) or self._license(parts, store)
             if reason is not None:
                 return reason
-        return self._claims(message.subject, parts)
+        # what claim patterns and `when` words are matched against, worked out once per message
+        scanned = {"subject": for_claims(message.subject), **{p: for_claims(t) for p, t in parts.items()}}
+        if not self.transactional:
+            reason = self._required(parts, scanned)
+            if reason is not None:
+                return reason
+        return self._claims(scanned)
 
     def _sender(self, message: Message, store: Store) -> str | None:
         """A chain's message comes from its store's own identity, the one its licence is under."""
@@ -184,12 +186,9 @@ class PackRule(ComplianceRule):
                 return f"licence number missing: the {part} part does not show {number}{whose} ({source})"
         return None
 
-    def _required(self, subject: str, parts: Mapping[str, str]) -> str | None:
-        scanned: dict[str, str] | None = None
+    def _required(self, parts: Mapping[str, str], scanned: Mapping[str, str]) -> str | None:
         for required in self.pack.required:
-            if required.when is not None and scanned is None:
-                scanned = {"subject": subject, **parts}
-            trigger = required.trigger(scanned or parts)
+            trigger = required.trigger(scanned)
             if trigger is None:
                 continue
             for part, text in parts.items():
@@ -202,10 +201,9 @@ class PackRule(ComplianceRule):
     def manual_checks(self) -> Sequence[str]:
         return tuple(f"{m.text} ({m.source})" for m in self.pack.manual)
 
-    def _claims(self, subject: str, parts: Mapping[str, str]) -> str | None:
-        scanned = {"subject": subject, **parts}
+    def _claims(self, scanned: Mapping[str, str]) -> str | None:
         for part, text in scanned.items():
-            found = self.scanner.first(for_claims(text))
+            found = self.scanner.first(text)
             if found is not None:
                 claim, matched = found
                 return f"banned claim in the {part}: {_excerpt(matched)!r}: {claim.reason} ({claim.source})"

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from tierii_cannabis.fields import lookup, text_of
 from tierii_cannabis.states import USPS_CODES
@@ -80,13 +80,21 @@ class StoreBook:
     def chain(self) -> bool:
         return self.single is None
 
+    #: the last contact asked about and its store: the rules and the variables all ask about
+    #: the same contact in turn (about six times a recipient), so one lookup serves them all
+    _last: list = field(factory=lambda: [(None, None)], eq=False, repr=False)
+
     def store_of(self, contact: Contact) -> Store:
         """The contact's store; :class:`ContactError` naming the contact's line when unknown."""
         if self.single is not None:
             return self.single
+        last_contact, last_store = self._last[0]  # one tuple, replaced whole: safe across threads
+        if last_contact is contact:
+            return last_store
         wanted = text_of(lookup(contact.fields, self.column))
         store = self.stores.get(wanted.casefold())
         if store is not None:
+            self._last[0] = (contact, store)
             return store
         where = f"{contact.origin}: " if contact.origin else ""
         problem = f"no {self.column!r} value" if not wanted else f"store {wanted!r} is not in {self.origin}"
