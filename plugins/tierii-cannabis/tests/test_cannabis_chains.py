@@ -332,3 +332,30 @@ def test_cannabis_auto_without_a_stores_file_says_what_to_set(
         "--rules cannabis-auto checks each recipient against their store's state: "
         "set TIERII_CANNABIS_STORES_FILE" in result.output
     )
+
+
+def test_a_broken_stores_file_stops_the_command_naming_the_line(
+    chain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = chain / "broken.csv"
+    broken.write_text(
+        "id,license_number,license_type,state,from,address\nsac,C10-1,shop,CA,a@b.example,1 Main\n"
+    )
+    monkeypatch.setenv("TIERII_CANNABIS_STORES_FILE", str(broken))
+    result = send("--dry-run")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {broken}:2: licence type 'shop' is not one of retail, microbusiness, delivery, medical"
+    )
+
+
+def test_a_single_state_pack_excludes_the_chain_s_other_states(chain: Path) -> None:
+    files = ["contacts.csv", "-t", "news.mustache", "--html", "news.html.mustache"]
+    result = tierii("send", *files, "--rules", "cannabis-ca", "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "dry run: 2 would be sent" in out  # the adults of the two California stores
+    assert "  cannabis-ca: store in another state: 8\n" in out  # the other stores' adults
+    # two Nevada residents: one of a California store, one whose store is unknown (excluded
+    # by its state before its store is looked for)
+    assert "  cannabis-ca: out of state: 2\n" in out
