@@ -167,3 +167,84 @@ def test_hook_tierii_plugin_settings(pm, monkeypatch):
     result = CliRunner().invoke(cli_module.cli, ["check"])
     assert "[plugin archive]\n  TIERII_ARCHIVE_FOLDER = /srv/archive  (environment)" in result.stdout
     assert "TIERII_ARCHIVE_FOLDER is not a known setting" not in result.stderr
+
+
+def test_hook_tierii_template_variables(pm, tmp_path, monkeypatch):
+    """A plugin supplies each recipient's variables and sender; it is asked once per recipient,
+    a recipient it refuses fails alone, and a setting it lacks refuses the template by name."""
+    from tierii_core.components import ContactVariables
+    from tierii_core.errors import ConfigurationError, ContactError
+    from tierii_core.models import Address, Contact
+    from tierii_core.runner import Campaign, SendOptions
+    from tierii_core.settings import SettingsReader
+
+    asked: list[str] = []
+
+    class Stores(ContactVariables):
+        supplies_sender = True
+        desks = {"north": "1 North Road", "south": "2 South Street"}
+
+        def variables(self, contact):
+            asked.append(contact.email)
+            desk = contact.fields.get("desk")
+            if desk not in self.desks:
+                raise ContactError(f"{contact.origin}: no desk {desk!r}")
+            return {"desk_address": self.desks[desk], "desk": desk.upper()}
+
+        def sender(self, contact):
+            return Address(f"{contact.fields['desk']}@shop.example", "The Shop")
+
+        def unset(self):
+            return {"desk_phone": "TIERII_DESKS_PHONE"}
+
+    class DeskPlugin:
+        @hookimpl
+        def tierii_template_variables(self, core, reader):
+            assert core.provider == "outbox" and reader.raw("TIERII_PROVIDER")[0] == "outbox"
+            return Stores()
+
+    class Quiet:
+        @hookimpl
+        def tierii_template_variables(self):
+            return None  # nothing to add to this run
+
+    class Notes(ContactSource):
+        """Three contacts (test)."""
+
+        name = "desks"
+        patterns = ("*.desks",)
+
+        def __iter__(self):
+            yield Contact("a@example.com", {"desk": "north"}, "x.desks:2")
+            yield Contact("b@example.com", {"desk": "south", "desk_address": "forged"}, "x.desks:3")
+            yield Contact("c@example.com", {"desk": "west"}, "x.desks:4")
+
+    class Register:
+        @hookimpl
+        def tierii_contact_sources(self):
+            return [Notes]
+
+    for plugin in (DeskPlugin(), Quiet(), Register()):
+        pm.register(plugin)
+    template = tmp_path / "t.mustache"
+    template.write_text("Subject: {{desk}} news\n\nVisit us at {{desk_address}}.\n")
+    monkeypatch.setenv("TIERII_TRANSACTIONAL", "true")
+    campaign = Campaign(pm, SettingsReader({"TIERII_PROVIDER": "outbox"}), SendOptions("x.desks", template))
+    campaign.prepare(need_provider=False)
+    prepared = list(campaign.preview(3))
+    a, b, c = prepared
+    assert a.message.text.strip() == "Visit us at 1 North Road." and a.message.subject == "NORTH news"
+    assert b.message.text.strip() == "Visit us at 2 South Street.", "the plugin's value wins over a field"
+    assert a.message.sender == Address("north@shop.example", "The Shop")
+    assert b.message.variables["desk_address"] == "2 South Street"
+    assert c.message is None and c.outcome.status is Status.FAILED
+    assert c.outcome.reason == "x.desks:4: no desk 'west'"
+    assert asked.count("b@example.com") == 1
+
+    template.write_text("Subject: hi\n\nCall {{desk_phone}}.\n")
+    with pytest.raises(
+        ConfigurationError, match=r"uses \{\{desk_phone\}\}, but TIERII_DESKS_PHONE is not set"
+    ):
+        Campaign(pm, SettingsReader({"TIERII_PROVIDER": "outbox"}), SendOptions("x.desks", template)).prepare(
+            need_provider=False
+        )

@@ -56,7 +56,7 @@ class Components:
 
 def prepared(tmp_path: Path, providers: str, body: str) -> Campaign:
     template = tmp_path / "t.mustache"
-    template.write_text(f"Subject: Hi {{{{name}}}}\nFrom: shop@example.com\n\n{body}")
+    template.write_text(f"Subject: Hi {{{{name}}}}\nFrom: shop@example.com\n\nAdvertisement\n{body}")
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(Components())
     settings = {

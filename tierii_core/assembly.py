@@ -55,11 +55,11 @@ class Assembly:
             subject=options.subject,
             sender=options.sender,
             default_sender=self._default_sender(),
-            campaign_vars={
-                "sender_address": self.core.sender_address,
-                "license_number": self.core.license_number,
-            },
+            campaign_vars={"sender_address": self.core.sender_address},
             links=links,
+            contact_variables=[
+                v for v in self.pm.hook.tierii_template_variables(core=self.core, reader=self.reader) if v
+            ],
             return_path=self.core.return_path,
         )
 

@@ -15,7 +15,13 @@ import click
 from tierii_core import __version__
 from tierii_core.errors import ConfigurationError, ExitCode, TierIIError
 from tierii_core.models import Status
-from tierii_core.settings import CoreSettings, SettingsReader, env_name, use_settings_file
+from tierii_core.settings import (
+    DEPRECATED_SETTINGS,
+    CoreSettings,
+    SettingsReader,
+    env_name,
+    use_settings_file,
+)
 
 
 class TierIIGroup(click.Group):
@@ -113,6 +119,9 @@ def check(provider_name: str | None) -> None:
         - {"TIERII_LOAD_PLUGINS", "TIERII_DISABLE_PLUGINS", "TIERII_TRACE_PLUGINS", "TIERII_ENV_FILE"}
     )
     for variable in unknown:
+        if variable in DEPRECATED_SETTINGS:
+            click.echo(f"warning: {DEPRECATED_SETTINGS[variable]}", err=True)
+            continue
         click.echo(f"warning: {variable} is not a known setting (misspelt?)", err=True)
     if problems:
         raise ConfigurationError("settings are invalid (see above)")

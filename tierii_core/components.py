@@ -14,7 +14,16 @@ from typing import Any, ClassVar
 
 from attrs import frozen
 
-from tierii_core.models import CheckStep, Contact, Credentials, Message, Outcome, Rejected, SourceRecord
+from tierii_core.models import (
+    Address,
+    CheckStep,
+    Contact,
+    Credentials,
+    Message,
+    Outcome,
+    Rejected,
+    SourceRecord,
+)
 
 
 @frozen
@@ -178,7 +187,11 @@ class ComplianceRule(Component):
     ``opt_in`` rules run only when named in ``--rules``/``TIERII_RULES`` (rule packs such as
     ``cannabis-ca``); the others always run. ``marketing`` rules are off for transactional
     mail (``--transactional``). Rules get their own settings and the core's
-    (``TIERII_SENDER_ADDRESS``, ``TIERII_LICENSE_NUMBER``, the unsubscribe settings...).
+    (``TIERII_SENDER_ADDRESS``, ``TIERII_AD_NOTICE``, the unsubscribe settings...). The values
+    a message was rendered with, including those a plugin supplied for its recipient (a
+    store's address), are in ``message.variables``.
+
+    After the run, :meth:`notes` and :meth:`manual_checks` feed the summary.
     """
 
     #: a marketing rule: off for transactional mail (--transactional)
@@ -198,6 +211,45 @@ class ComplianceRule(Component):
 
     def check_message(self, message: Message) -> str | None:
         return None
+
+    def notes(self) -> Sequence[str]:
+        """What this rule decided for the run as a whole, one line each, for the summary
+        (``ad notice: waived: every recipient gave consent``). Called once, after the run."""
+        return ()
+
+    def manual_checks(self) -> Sequence[str]:
+        """What the rule cannot check from the text and a person must review (images,
+        placement, audience data), one line each; ``tierii send --dry-run`` lists them."""
+        return ()
+
+
+class ContactVariables:
+    """Template variables, and optionally the sender, for each recipient, from a plugin.
+
+    Returned by the ``tierii_template_variables`` hook once per run; the core then calls
+    :meth:`variables` (and :meth:`sender` when :attr:`supplies_sender`) once per recipient,
+    before rendering. Keep both cheap: a dictionary lookup, no I/O (load files in the hook).
+    The variables override the contact's fields of the same name, are visible to the
+    templates and to the rules (``message.variables``). Raise
+    :class:`~tierii_core.errors.ContactError` to fail one recipient with a reason (an unknown
+    store); the run goes on.
+    """
+
+    #: True when :meth:`sender` answers: the template then needs no ``From:`` line
+    supplies_sender: bool = False
+
+    def variables(self, contact: Contact) -> Mapping[str, Any]:
+        """The variables for ``contact``'s message."""
+        return {}
+
+    def sender(self, contact: Contact) -> Address | None:
+        """The From address for ``contact``; a template's ``From:`` or ``--from`` wins."""
+        return None
+
+    def unset(self) -> Mapping[str, str]:
+        """Variables this plugin would supply but has no value for, each with the setting that
+        fills it: a template that uses one is refused naming the setting."""
+        return {}
 
 
 KINDS: Mapping[str, type[Component]] = {

@@ -7,13 +7,13 @@ import itertools
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tierii_core import verp
-from tierii_core.components import CompiledTemplate, TemplateEngine
-from tierii_core.errors import ConfigurationError, MissingVariable
+from tierii_core.components import CompiledTemplate, ContactVariables, TemplateEngine
+from tierii_core.errors import ConfigurationError, ContactError, MissingVariable
 from tierii_core.mime import one_line
 from tierii_core.models import Address, Contact, Message
 from tierii_core.templates import TemplateFile, TemplatePiece, load_template, read_text
@@ -65,6 +65,7 @@ class Composer:
         campaign_vars: Mapping[str, str] | None = None,
         links: UnsubscribeLinks | None = None,
         return_path: str = "",
+        contact_variables: Sequence[ContactVariables] = (),
     ) -> None:
         self.template_path = template_path
         template: TemplateFile = load_template(template_path)
@@ -75,7 +76,9 @@ class Composer:
             headers["From"] = TemplatePiece(sender, "--from")
         if "Subject" not in headers:
             raise ConfigurationError(f"{template_path}: no 'Subject:' header and no --subject given")
-        if "From" not in headers and default_sender is None:
+        self._plugins = tuple(contact_variables)
+        supplied_sender = any(p.supplies_sender for p in self._plugins)
+        if "From" not in headers and default_sender is None and not supplied_sender:
             raise ConfigurationError(
                 f"{template_path}: no sender: add a 'From:' header, pass --from, or set TIERII_FROM_EMAIL"
             )
@@ -93,8 +96,10 @@ class Composer:
             self._html = compile_piece(TemplatePiece(html_source, f"{html_path}:1"), escape_html=True)
         self._default_sender = default_sender
         self._campaign_vars = {k: v for k, v in (campaign_vars or {}).items() if v}
-        #: campaign variables the settings leave empty: using one is a configuration error
-        self.unset_vars = frozenset(k for k, v in (campaign_vars or {}).items() if not v)
+        #: variables the settings leave empty, each with its setting: using one is a configuration error
+        self.unset_vars = {k: f"TIERII_{k.upper()}" for k, v in (campaign_vars or {}).items() if not v}
+        for plugin in self._plugins:
+            self.unset_vars.update(plugin.unset())
         self._links = links
         self._return_path = return_path  # VERP-tagged per recipient (tierii_core.verp)
         self._ids = itertools.count()
@@ -102,6 +107,17 @@ class Composer:
 
     def compose(self, contact: Contact) -> Message:
         context = {**self._campaign_vars, **contact.fields}
+        variables, plugin_sender = self._campaign_vars, None
+        if self._plugins:  # a plugin's values for this recipient win over its fields
+            supplied: dict = {}
+            try:
+                for plugin in self._plugins:
+                    supplied.update(plugin.variables(contact))
+                    plugin_sender = (plugin.supplies_sender and plugin.sender(contact)) or plugin_sender
+            except ContactError as exc:
+                raise ComposeError(str(exc)) from None
+            context.update(supplied)
+            variables = {**variables, **supplied}
         context.setdefault("email", contact.email)
         headers: tuple[tuple[str, str], ...] = ()
         if self._links is not None:  # set last: no contact field can redirect the link
@@ -112,8 +128,10 @@ class Composer:
             sender = (
                 parse_address(self._sender.render(context), "From")
                 if self._sender is not None
-                else self._default_sender
+                else plugin_sender or self._default_sender
             )
+            if sender is None:
+                raise ValueError("no sender for this contact (no From: line, --from or TIERII_FROM_EMAIL)")
             reply_to = parse_address(self._reply_to.render(context), "Reply-To") if self._reply_to else None
             text = self._text.render(context)
             html = self._html.render(context) if self._html is not None else None
@@ -134,4 +152,5 @@ class Composer:
             date=datetime.now(timezone.utc).replace(microsecond=0),  # the header shows seconds
             headers=headers,
             return_path=verp.encode(self._return_path, contact.email) if self._return_path else None,
+            variables=variables,
         )

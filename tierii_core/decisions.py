@@ -141,7 +141,7 @@ class Decider:
         if name in self.composer.unset_vars:
             raise ConfigurationError(
                 f"template {self.options.template} uses {{{{{exc.variable}}}}}, but "
-                f"TIERII_{name.upper()} is not set"
+                f"{self.composer.unset_vars[name]} is not set"
             )
         if name in contact.fields:
             return  # a column this contact has no value in: the contact's own gap

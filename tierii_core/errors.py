@@ -58,6 +58,12 @@ class RunStopped(TierIIError):
     exit_code = ExitCode.STOPPED
 
 
+class ContactError(Exception):
+    """This one contact cannot get the campaign (raised by a plugin's
+    :class:`~tierii_core.components.ContactVariables`): the recipient fails with the message
+    as its reason, and the run goes on."""
+
+
 class MissingVariable(Exception):
     """A template variable has no value for a contact: that contact fails, the run goes on."""
 

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from tierii_core import hookspec
-from tierii_core.components import ComplianceRule, ContactSource, DeliveryProvider, TemplateEngine
+from tierii_core.components import (
+    ComplianceRule,
+    ContactSource,
+    ContactVariables,
+    DeliveryProvider,
+    TemplateEngine,
+)
 from tierii_core.models import Credentials, Outcome, RunInfo, RunSummary
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "tierii_run_finished",
     "tierii_run_started",
     "tierii_template_engines",
+    "tierii_template_variables",
 ]
 
 
@@ -123,4 +130,22 @@ def tierii_register_commands(cli: Any) -> None:
 
     :param cli: the ``tierii`` :class:`click.Group`; call ``cli.add_command(...)`` or decorate
         with ``@cli.command()``
+    """
+
+
+@hookspec
+def tierii_template_variables(core: Any, reader: Any) -> ContactVariables | None:
+    """Supply template variables (and the sender) per recipient: a store's licence number,
+    its postal address, its From identity.
+
+    Called once per run, before anything is rendered: load what the variables come from
+    here (a stores file), and raise :class:`~tierii_core.errors.ConfigurationError` naming the
+    file or setting when it is wrong. The returned object is then asked once per recipient,
+    without going through the plugin manager, so a run of a million recipients pays a method
+    call each, not a hook call. Return None when the plugin has nothing to add to this run.
+
+    :param core: the run's :class:`~tierii_core.settings.CoreSettings`
+    :param reader: the run's :class:`~tierii_core.settings.SettingsReader` (with the command's
+        options): read the plugin's own settings with ``reader.load(SettingsClass, prefix)``
+    :return: a :class:`~tierii_core.components.ContactVariables`, or None
     """

@@ -93,6 +93,9 @@ class Message:
     reply_to: Address | None = None  # Reply-To, or None
     headers: tuple[tuple[str, str], ...] = ()  # further headers (List-Unsubscribe...), in order
     return_path: str | None = None  # the envelope sender (SMTP MAIL FROM); None: the sender's address
+    # what the core and plugins supplied (sender_address, a store's license_number), not the
+    # contact's own fields: rules check against them
+    variables: Mapping[str, Any] = field(factory=dict, hash=False, eq=False)  # plugin-supplied values
 
     def as_bytes(self) -> bytes:
         from tierii_core.mime import serialize
@@ -106,7 +109,7 @@ class Status(enum.Enum):
     PENDING = "pending"  # not sent yet (a dry run's rendered messages; a run's unsent when stopped)
     SENT = "sent"  # the provider accepted it
     FAILED = "failed"  # not delivered: see the outcome's kind and reason
-    EXCLUDED = "excluded"  # left out on purpose: suppressed, a rule, a repeated address, a bad record
+    EXCLUDED = "excluded"  # left out on purpose: suppressed, a rule, a repeated address
     UNKNOWN = "unknown"  # may have been accepted (the answer was lost): never resent blindly
 
 
@@ -216,6 +219,10 @@ class RunSummary:
     excluded_by_reason: Mapping[str, int] = field(factory=dict, hash=False)
     failures: tuple[Outcome, ...] = ()
     rules: tuple[str, ...] = ()  # the compliance rules this run checked
+    #: what rules decided for the whole run, one line each (the ad notice required or waived)
+    notes: tuple[str, ...] = ()
+    #: per rule, what a text check cannot see and a person must review (images, placement...)
+    manual_checks: Mapping[str, tuple[str, ...]] = field(factory=dict, hash=False)
 
     @property
     def attempted(self) -> int:
@@ -245,6 +252,8 @@ class RunSummary:
     def as_dict(self) -> dict[str, Any]:
         data = attrs.asdict(self, recurse=False)
         data["excluded_by_reason"] = dict(self.excluded_by_reason)
+        data["notes"] = list(self.notes)
+        data["manual_checks"] = {rule: list(items) for rule, items in self.manual_checks.items()}
         data["failures"] = [
             {"email": o.email, "status": o.status.value, "provider": o.provider, "reason": o.reason}
             for o in self.failures

@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 
+import attrs
+
 from tierii_core.assembly import Assembly
 from tierii_core.components import ContactSource, DeliveryProvider
 from tierii_core.contacts import contacts_from
@@ -217,7 +219,11 @@ class Campaign:
                 tally.stopped = str(exc)
         if tally.stopped:
             log.error("run.stopped", campaign=run.campaign, reason=tally.stopped)
-        summary = tally.summary(time.monotonic() - started)
+        summary = attrs.evolve(
+            tally.summary(time.monotonic() - started),
+            notes=tuple(note for rule in self.rules for note in rule.notes()),
+            manual_checks={r.name: tuple(r.manual_checks()) for r in self.rules if r.manual_checks()},
+        )
         notify(self.pm, "tierii_run_finished", run=run, summary=summary)
         log.info("run.finished", **summary_fields(summary))
         return summary

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import typing
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -164,10 +165,6 @@ class CoreSettings:
         default="",
         metadata={"help": "The sender's postal address, which every marketing message must show (CAN-SPAM)."},
     )
-    license_number: str = field(
-        default="",
-        metadata={"help": "The sender's licence number, for rule packs that require it (cannabis)."},
-    )
     unsubscribe_url: str = field(
         default="",
         metadata={
@@ -198,12 +195,35 @@ class CoreSettings:
         metadata={"help": "Optional address for mailto: unsubscribe requests in List-Unsubscribe."},
     )
     ad_notice: str = field(
-        default="",
-        metadata={"help": "Text every marketing message must carry, e.g. 'Advertisement' (optional)."},
+        default="Advertisement",
+        metadata={
+            "help": "The advertisement notice every marketing message shows (CAN-SPAM), unless its "
+            "recipient's consent column records consent."
+        },
     )
     rules: str = field(
         default="", metadata={"help": "Compliance rule packs, e.g. cannabis-ca.", "form": "PACK[,PACK...]"}
     )
+
+    @property
+    def license_number(self) -> str:
+        """Deprecated: the licence number is tierii-cannabis's ``TIERII_CANNABIS_LICENSE_NUMBER``.
+
+        Kept for one release so that rules reading ``core.license_number`` keep working: it
+        returns ``TIERII_LICENSE_NUMBER`` as read from the environment or the settings file.
+        """
+        warnings.warn(DEPRECATED_SETTINGS["TIERII_LICENSE_NUMBER"], DeprecationWarning, stacklevel=2)
+        found = SettingsReader().raw("TIERII_LICENSE_NUMBER")
+        return str(found[0]).strip() if found else ""
+
+
+#: settings that left the core, and what to use instead; still read for one release
+DEPRECATED_SETTINGS: Mapping[str, str] = {
+    "TIERII_LICENSE_NUMBER": (
+        "TIERII_LICENSE_NUMBER is deprecated and will be ignored from the next release: "
+        "set TIERII_CANNABIS_LICENSE_NUMBER (tierii-cannabis) instead"
+    ),
+}
 
 
 @frozen

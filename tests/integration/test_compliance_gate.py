@@ -127,3 +127,83 @@ def test_a_message_that_loses_its_link_in_a_section_fails_alone(
     assert code == 1
     assert delivered(clean_environment / "outbox") == {"a@example.com", "c@blocked.example"}
     assert "b@example.com: unsubscribe-link: the text part does not show {{unsubscribe_url}}" in out
+
+
+# -- the advertisement notice (CAN-SPAM §7704(a)(5)(A)(i)): on by default for marketing ----------
+
+
+def plain(tmp_path: Path, notice: str = "", html: str | None = None) -> list[str]:
+    path = tmp_path / "ad.mustache"
+    path.write_text(f"Subject: Hi {{{{name}}}}\nFrom: shop@example.com\n\nSpring offers.\n{notice}\n{FOOTER}")
+    args = ["-t", str(path)]
+    if html is not None:
+        (tmp_path / "ad.html.mustache").write_text(html)
+        args += ["--html", str(tmp_path / "ad.html.mustache")]
+    return args
+
+
+def people(tmp_path: Path, *consents: str) -> Path:
+    path = tmp_path / "people.csv"
+    rows = [f"p{i}@example.com,P{i},{c}" for i, c in enumerate(consents)]
+    path.write_text("email,name,consent\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_a_marketing_template_without_the_notice_is_refused_when_a_recipient_has_no_consent(
+    tmp_path: Path, clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERII_AD_NOTICE", "Advertisement")  # the default, as the demo settings say
+    code, _, err = tierii("send", str(people(tmp_path, "no", "yes")), *plain(tmp_path))
+    assert code == 2
+    assert "error: rule ad-notice refuses template" in err
+    assert "does not show the notice 'Advertisement' (CAN-SPAM, 15 U.S.C. §7704(a)(5)(A)(i)" in err
+    assert "no consent on record for this recipient" in err
+    assert delivered(clean_environment / "outbox") == set()
+
+
+def test_the_notice_is_the_default_setting_and_is_found_case_insensitively_in_every_part(
+    tmp_path: Path, clean_environment: Path
+) -> None:
+    from tierii_core.settings import CoreSettings
+
+    assert CoreSettings().ad_notice == "Advertisement"
+    html = '<p>ADVERTISEMENT {{sender_address}} <a href="{{unsubscribe_url}}">stop</a></p>'
+    contacts = people(tmp_path, "", "")
+    code, out, _ = tierii("send", str(contacts), *plain(tmp_path, "This is an advertisement.", html))
+    assert code == 0, out
+    assert "ad notice: 'Advertisement' required (recipients without consent on record)" in out
+    hidden = '<p title="Advertisement">{{sender_address}} <a href="{{unsubscribe_url}}">stop</a></p>'
+    code, _, err = tierii("send", str(contacts), *plain(tmp_path, "Advertisement", hidden), "--dry-run")
+    assert code == 2 and "the html part does not show the notice 'Advertisement'" in err
+
+
+def test_the_notice_is_waived_when_every_recipient_gave_consent(
+    tmp_path: Path, clean_environment: Path
+) -> None:
+    contacts = people(tmp_path, "yes", "TRUE", "1", "2024-03-01", "2024-03-01T10:00:00Z")
+    code, out, _ = tierii("send", str(contacts), *plain(tmp_path), "--report", "r.json")
+    assert code == 0, out
+    assert len(delivered(clean_environment / "outbox")) == 5
+    assert "ad notice: waived (every recipient has consent on record)" in out
+    report = json.loads((clean_environment / "r.json").read_text())
+    assert report["notes"] == ["ad notice: waived (every recipient has consent on record)"]
+
+
+def test_with_mixed_consent_only_the_recipients_without_it_need_the_notice(
+    tmp_path: Path, clean_environment: Path
+) -> None:
+    contacts = people(tmp_path, "yes", "later", "no", "2024-02-30")
+    code, out, _ = tierii("send", str(contacts), *plain(tmp_path))
+    assert code == 1
+    assert delivered(clean_environment / "outbox") == {"p0@example.com"}
+    for failed in ("p1@example.com", "p2@example.com", "p3@example.com"):
+        assert f"{failed}: ad-notice: the text part does not show the notice 'Advertisement'" in out
+    assert (
+        "ad notice: 'Advertisement' required for recipients without consent on record, "
+        "waived for those with it" in out
+    )
+
+
+def test_transactional_mail_needs_no_notice(tmp_path: Path, clean_environment: Path) -> None:
+    code, out, _ = tierii("send", str(people(tmp_path, "")), *plain(tmp_path), "--transactional")
+    assert code == 0 and "ad notice" not in out

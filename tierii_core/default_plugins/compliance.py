@@ -5,6 +5,11 @@ They are off for transactional mail (``--transactional``). Each reason cites its
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
 from tierii_core import hookimpl
 from tierii_core.components import ComplianceRule
 from tierii_core.models import Message
@@ -78,13 +83,14 @@ class VisibleUnsubscribeLink(ComplianceRule):
 
 
 class PostalAddress(ComplianceRule):
-    """Every part of a marketing message shows the sender's postal address (TIERII_SENDER_ADDRESS)."""
+    """Every part of a marketing message shows the sender's postal address (TIERII_SENDER_ADDRESS,
+    or the one a plugin supplied for the recipient, such as their store's)."""
 
     name = "postal-address"
     source = "CAN-SPAM, 15 U.S.C. §7704(a)(5)(A)(iii)"
 
     def check_message(self, message: Message) -> str | None:
-        address = squash(self.core.sender_address)
+        address = squash(str(message.variables.get("sender_address") or self.core.sender_address))
         if not address:
             return (
                 f"TIERII_SENDER_ADDRESS is not set: marketing mail must show a postal address ({self.source})"
@@ -95,17 +101,67 @@ class PostalAddress(ComplianceRule):
         return None
 
 
+_YES = frozenset({"yes", "y", "true", "1"})
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?", re.IGNORECASE)
+
+
+def consent_on_record(fields: Mapping[str, Any]) -> bool:
+    """Whether a contact's ``consent`` field (any case) records consent: yes/y/true/1, or the
+    date (or ISO 8601 timestamp) it was given."""
+    value = fields.get("consent")
+    if value is None:
+        value = next((v for k, v in fields.items() if isinstance(k, str) and k.lower() == "consent"), None)
+    if isinstance(value, (bool, date)):  # a datetime is a date
+        return bool(value)
+    text = "" if value is None else str(value).strip()
+    if text.lower() in _YES:
+        return True
+    if not _DATE.fullmatch(text):
+        return False
+    try:
+        date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return True
+
+
 class AdvertisementNotice(ComplianceRule):
-    """When TIERII_AD_NOTICE is set, every part of a marketing message shows that text."""
+    """Every part of a marketing message shows TIERII_AD_NOTICE ('Advertisement'), unless its
+    recipient's consent column records consent."""
 
     name = "ad-notice"
-    source = "CAN-SPAM, 15 U.S.C. §7704(a)(5)(A)(i)"
+    source = "CAN-SPAM, 15 U.S.C. §7704(a)(5)(A)(i); waived with prior affirmative consent, §7704(a)(5)(B)"
+
+    def __init__(self, settings: Any, core: Any) -> None:
+        super().__init__(settings, core)
+        self.notice = squash(core.ad_notice)
+        self.required = self.waived = False  # what the run did, for the summary
 
     def check_message(self, message: Message) -> str | None:
-        notice = squash(self.core.ad_notice)
-        if not notice:
+        if consent_on_record(message.contact.fields):
+            self.waived = True
             return None
-        return _missing_in_a_part(message, notice, self.source, "the notice", ignore_case=True)
+        self.required = True
+        if not self.notice:
+            return (
+                "TIERII_AD_NOTICE is empty and this recipient has no consent on record (a consent "
+                "column with yes/true/1 or a date): the message must say it is an advertisement "
+                f"({self.source})"
+            )
+        reason = _missing_in_a_part(message, self.notice, self.source, "the notice", ignore_case=True)
+        return None if reason is None else f"{reason}; no consent on record for this recipient"
+
+    def notes(self) -> Sequence[str]:
+        if self.required and self.waived:
+            return (
+                f"ad notice: {self.notice!r} required for recipients without consent on record, "
+                "waived for those with it",
+            )
+        if self.required:
+            return (f"ad notice: {self.notice!r} required (recipients without consent on record)",)
+        if self.waived:
+            return ("ad notice: waived (every recipient has consent on record)",)
+        return ()
 
 
 @hookimpl

@@ -116,6 +116,14 @@ def print_summary(summary: RunSummary, failed_observers: Sequence[str] = ()) -> 
     for reason, count in sorted(summary.excluded_by_reason.items()):
         out.write(f"  {reason}: {count}\n")
     out.write(f"rules checked: {', '.join(summary.rules) or 'none'}\n")
+    for note in summary.notes:
+        out.write(f"  {note}\n")
+    if summary.dry_run and summary.manual_checks:
+        out.write("review by hand (a text check cannot see these):\n")
+        for rule, items in summary.manual_checks.items():
+            out.write(f"  {rule}:\n")
+            for item in items:
+                out.write(f"    - {item}\n")
     if summary.skipped:
         out.write(
             f"already done in an earlier run: {summary.skipped} (same campaign {summary.campaign}; "

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tierii_cannabis.plugin import tierii_compliance_rules
+from tierii_cannabis.plugin import pack_rules
 from tierii_cannabis.rules import PackRule
+from tierii_cannabis.stores import StoreBook, single_store
 from tierii_core.models import Address, Contact, Message
 from tierii_core.settings import CoreSettings
 
@@ -35,7 +36,7 @@ def today() -> date:
 
 
 def shipped(name: str) -> type[PackRule]:
-    return next(r for r in tierii_compliance_rules() if r.name == name)
+    return next(r for r in pack_rules() if r.name == name)
 
 
 @pytest.fixture
@@ -46,11 +47,21 @@ def rule_class() -> Callable[[str], type[PackRule]]:
 
 @pytest.fixture
 def make_rule() -> Callable[..., PackRule]:
-    """``make_rule("cannabis-ca", license_number="C10-1", transactional=False, today=TODAY)``."""
+    """``make_rule("cannabis-ca", license_number="C10-1", license_type="medical", transactional=False,
+    today=TODAY)``: a single store with that licence, or ``book=`` a chain's stores."""
 
-    def make(name: str, *, today: date = TODAY, **core: Any) -> PackRule:
+    def make(
+        name: str,
+        *,
+        today: date = TODAY,
+        license_number: str = "",
+        license_type: str = "retail",
+        book: StoreBook | None = None,
+        **core: Any,
+    ) -> PackRule:
         cls = shipped(name)
-        return cls(cls.Settings(), CoreSettings(**core), today=today)
+        book = book or single_store(license_number, license_type, "test")
+        return cls(cls.Settings(), CoreSettings(**core), today=today, book=book)
 
     return make
 

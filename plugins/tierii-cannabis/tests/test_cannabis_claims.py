@@ -8,14 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tierii_cannabis.plugin import tierii_compliance_rules
+from tierii_cannabis.plugin import pack_rules
 from tierii_cannabis.rules import PackRule
+from tierii_cannabis.stores import single_store
 from tierii_core.models import Message
 
 MakeRule = Callable[..., PackRule]
 MakeMessage = Callable[..., Message]
 
-CLAIMS = [(cls.name, claim) for cls in tierii_compliance_rules() for claim in cls.pack.claims]
+CLAIMS = [(cls.name, claim) for cls in pack_rules() for claim in cls.pack.claims]
 
 
 def refusal(rule: PackRule, message: Message) -> str | None:
@@ -150,7 +151,11 @@ def test_claims_apply_to_transactional_and_marketing_mail(
     for transactional in (True, False):
         rule = make_rule("cannabis-ca", transactional=transactional, license_number="C10-1")
         reason = rule.check_message(message)
-        assert reason is not None and "free cannabis goods or accessories (4 CCR §15040(a)(4))" in reason
+        assert reason is not None
+        assert (
+            "free cannabis goods or accessories (Cal. Bus. & Prof. Code §26153(a); 4 CCR §15040(a)(4))"
+            in reason
+        )
 
 
 def test_the_state_pack_cites_its_own_law_for_a_shared_claim(
@@ -192,8 +197,9 @@ def test_any_text_gets_none_or_a_one_line_reason(subject: str, text: str, html: 
         message_id="<1@example.com>",
         date=datetime(2025, 1, 1, tzinfo=timezone.utc),
     )
-    for cls in tierii_compliance_rules():
+    for cls in pack_rules():
         for transactional in (True, False):
-            core = CoreSettings(transactional=transactional, license_number="C10-1")
-            reason = cls(cls.Settings(), core, today=date(2025, 6, 15)).check_message(message)
+            core = CoreSettings(transactional=transactional)
+            book = single_store("C10-1", "retail", "test")
+            reason = cls(cls.Settings(), core, today=date(2025, 6, 15), book=book).check_message(message)
             assert reason is None or (reason.strip() and "\n" not in reason)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tierii_cannabis.plugin import pack_rules
 from tierii_cannabis.rules import PackRule
 from tierii_core.models import Contact
 
@@ -69,15 +70,29 @@ def test_a_29_february_birthday_turns_21_on_1_march_in_a_common_year(
 
 @pytest.mark.parametrize("medical", ["yes", "TRUE", "1", True])
 @pytest.mark.parametrize("name", ["cannabis-co", "cannabis-wa"])
-def test_medical_recipients_may_be_18_where_the_pack_allows(
+def test_medical_recipients_may_be_18_where_the_pack_allows_for_a_medical_licensee(
     make_rule: MakeRule, name: str, medical: object
 ) -> None:
-    rule = make_rule(name)
+    rule = make_rule(name, license_type="medical")
     state = HOME[name]
     assert rule.check_contact(adult(state=state, birthdate="2007-06-15", medical=medical)) is None  # 18 today
     reason = rule.check_contact(adult(state=state, birthdate="2007-06-16", medical=medical))
     assert reason is not None and reason.startswith("under 18 (medical): born 2007-06-16, 17 on 2025-06-15 (")
     assert rule.pack.sources["medical_age"] in reason
+
+
+@pytest.mark.parametrize("license_type", ["retail", "microbusiness", "delivery"])
+@pytest.mark.parametrize("name", ["cannabis-co", "cannabis-wa"])
+def test_a_retail_licensee_never_writes_to_an_18_to_20_year_old_flagged_medical(
+    make_rule: MakeRule, name: str, license_type: str
+) -> None:
+    """The medical age follows the sender's licence, not the recipient's flag."""
+    rule = make_rule(name, license_type=license_type)
+    reason = rule.check_contact(adult(state=HOME[name], birthdate="2006-01-01", medical="yes"))  # 19
+    assert reason is not None and reason.startswith(
+        "under 21: born 2006-01-01, 19 on 2025-06-15; flagged medical"
+    )
+    assert f"({license_type} licence)" in reason and rule.pack.sources["age"] in reason
 
 
 @pytest.mark.parametrize("medical", ["no", "", "maybe", None])
@@ -230,9 +245,9 @@ values = st.one_of(st.none(), st.text(max_size=30), st.booleans(), st.integers()
     )
 )
 def test_any_record_gets_none_or_a_one_line_reason(fields: dict[str, Any]) -> None:
-    from tierii_cannabis.plugin import tierii_compliance_rules
+
     from tierii_core.settings import CoreSettings
 
-    for cls in tierii_compliance_rules():
+    for cls in pack_rules():
         reason = cls(cls.Settings(), CoreSettings(), today=date(2025, 6, 15)).check_contact(contact(**fields))
         assert reason is None or (reason.strip() and "\n" not in reason)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from tierii_cannabis import plugin as cannabis_plugin
 from tierii_core.cli import cli
 
 LICENCE = "C10-0000001-LIC"
@@ -53,7 +54,7 @@ def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "TIERII_PROVIDER": "outbox",
         "TIERII_OUTBOX_DIR": str(tmp_path / "outbox"),
         "TIERII_STATE_DIR": str(tmp_path / "state"),
-        "TIERII_LICENSE_NUMBER": LICENCE,
+        "TIERII_CANNABIS_LICENSE_NUMBER": LICENCE,
         "TIERII_SENDER_ADDRESS": "Green Leaf, 100 Main Street, Sacramento, CA 95814",
         "TIERII_UNSUBSCRIBE_URL": "https://greenleaf.example/unsubscribe",
         "TIERII_UNSUBSCRIBE_SECRET": "test-secret-0123456789-0123456789",
@@ -135,10 +136,35 @@ def test_an_unset_licence_number_is_refused_with_the_variable_to_set(
     (campaign / "literal.mustache").write_text(
         TEMPLATE.replace("{{license_number}}", LICENCE), encoding="utf-8"
     )
-    monkeypatch.delenv("TIERII_LICENSE_NUMBER")
+    monkeypatch.delenv("TIERII_CANNABIS_LICENSE_NUMBER")
     result = tierii("send", "contacts.csv", "-t", "literal.mustache", "--rules", "cannabis-ca")
     assert result.exit_code == 2, result.output
-    assert "cannabis-ca" in result.output and "set TIERII_LICENSE_NUMBER" in result.output
+    assert "cannabis-ca" in result.output and "set TIERII_CANNABIS_LICENSE_NUMBER" in result.output
+
+
+def test_the_template_variable_of_an_unset_licence_number_names_the_setting(
+    campaign: Path, tierii: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIERII_CANNABIS_LICENSE_NUMBER")
+    result = tierii("send", "contacts.csv", "-t", "welcome.mustache", "--rules", "cannabis-ca")
+    assert result.exit_code == 2, result.output
+    assert "uses {{license_number}}, but TIERII_CANNABIS_LICENSE_NUMBER is not set" in result.output
+
+
+def test_the_old_core_licence_setting_still_works_for_one_release_with_a_warning(
+    campaign: Path, tierii: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIERII_CANNABIS_LICENSE_NUMBER")
+    monkeypatch.setenv("TIERII_LICENSE_NUMBER", LICENCE)
+    monkeypatch.setattr(cannabis_plugin, "_warned", set())
+    with pytest.warns(DeprecationWarning, match="set TIERII_CANNABIS_LICENSE_NUMBER"):
+        result = tierii("send", "contacts.csv", "-t", "welcome.mustache", "--rules", "cannabis-ca")
+    assert result.exit_code == 0, result.output
+    assert "settings.deprecated" in result.output and "TIERII_CANNABIS_LICENSE_NUMBER" in result.output
+    assert all(LICENCE in m for m in outbox(campaign)) and len(outbox(campaign)) == 3
+    check = tierii("check")
+    assert "TIERII_LICENSE_NUMBER is deprecated" in check.stderr
+    assert "TIERII_LICENSE_NUMBER is not a known setting" not in check.stderr
 
 
 def test_rules_can_be_named_in_tierii_rules(

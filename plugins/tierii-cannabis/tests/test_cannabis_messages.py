@@ -41,7 +41,9 @@ def test_an_unset_licence_number_says_to_set_it(
     make_rule: MakeRule, make_message: MakeMessage, name: str
 ) -> None:
     reason = make_rule(name).check_message(make_message(text="Hi."))
-    assert reason is not None and reason.startswith("licence number not set: set TIERII_LICENSE_NUMBER")
+    assert reason is not None and reason.startswith(
+        "licence number not set: set TIERII_CANNABIS_LICENSE_NUMBER"
+    )
     assert "{{license_number}}" in reason
 
 

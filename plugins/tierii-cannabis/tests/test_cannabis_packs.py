@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from tierii_cannabis import plugin as cannabis_plugin
 from tierii_cannabis import rules_from
 from tierii_cannabis.plugin import tierii_compliance_rules
+from tierii_cannabis.stores import single_store
 from tierii_core.cli import cli
 from tierii_core.components import ComplianceRule
 from tierii_core.errors import PluginError
@@ -23,7 +24,10 @@ from tierii_core.settings import CoreSettings
 
 #: the example in the README and docs/compliance/cannabis.md
 EXAMPLE_PACK = Path(__file__).parent / "data" / "green-leaf.toml"
-SHIPPED = {"cannabis-adult-use", "cannabis-ca", "cannabis-co", "cannabis-wa"}
+SHIPPED = {
+    "cannabis-adult-use",
+    *(f"cannabis-{state}" for state in ("az", "ca", "co", "il", "ma", "mi", "nj", "nv", "ny", "wa")),
+}
 
 MINIMAL = """\
 title = "Test pack"
@@ -50,7 +54,9 @@ def registered(pm_plugin: object = cannabis_plugin) -> dict[str, type[Compliance
     pm.register(pm_plugin, name="tierii-cannabis")
     pm.check_pending()
     return {
-        info.name: info.cls for info in Registry(pm).components("rule") if info.plugin == "tierii-cannabis"
+        info.name: info.cls
+        for info in Registry(pm).components("rule")
+        if info.plugin == "tierii-cannabis" and info.name != "cannabis-auto"
     }
 
 
@@ -102,7 +108,7 @@ def test_plugins_command_lists_the_packs(monkeypatch: pytest.MonkeyPatch) -> Non
     result = CliRunner().invoke(cli, ["plugins", "--json"])
     assert result.exit_code == 0, result.output
     (row,) = [r for r in json.loads(result.output) if r["name"] == "tierii-cannabis"]
-    assert row["components"] == sorted(f"rule:{name}" for name in SHIPPED)
+    assert row["components"] == sorted(f"rule:{name}" for name in {*SHIPPED, "cannabis-auto"})
 
 
 # -- your own packs -------------------------------------------------------------------------------
@@ -286,6 +292,7 @@ def test_a_broken_pack_stops_the_command_with_exit_2(tmp_path: Path, monkeypatch
 def test_the_documented_example_pack_loads_and_works(make_message: Callable[..., Message]) -> None:
     (cls,) = rules_from(EXAMPLE_PACK.parent)
     assert cls.name == "green-leaf" and cls.pack.extends == "cannabis-ca"
-    rule = cls(cls.Settings(), CoreSettings(license_number="C10-1"), today=date(2025, 6, 15))
+    book = single_store("C10-1", "retail", "test")
+    rule = cls(cls.Settings(), CoreSettings(), today=date(2025, 6, 15), book=book)
     reason = rule.check_message(make_message(text="Licence C10-1. The strongest flower in town!"))
     assert reason is not None and "§26151(d)" in reason and "'strongest flower in town'" in reason

@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tierii_cannabis.model import Claim, claim_pattern
-from tierii_cannabis.plugin import tierii_compliance_rules
+from tierii_cannabis.plugin import pack_rules
 from tierii_cannabis.scan import ClaimScanner
 
-PACKS = tierii_compliance_rules()
+PACKS = pack_rules()
 PHRASES = sorted({e for cls in PACKS for c in cls.pack.claims for e in (*c.examples, *c.counterexamples)})
 
 

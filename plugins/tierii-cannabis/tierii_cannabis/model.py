@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from attrs import field, frozen
 
@@ -29,16 +29,48 @@ class Claim:
 
 @frozen
 class RequiredText:
-    """A text every part of a message must show (a mandatory warning)."""
+    """A text every part of a message must show (a mandatory warning): one text, or any one of
+    ``choices`` (New York's rotating warnings); always, or only ``when`` the message mentions
+    one of some words (California's disposal message for cartridges)."""
 
     id: str
     text: str
     source: str
     pattern: str
     regex: re.Pattern[str] = field(eq=False, repr=False)
+    choices: tuple[str, ...] = ()
+    #: the words that make the text required, as one whole-word pattern; None: always required
+    when: re.Pattern[str] | None = field(default=None, eq=False, repr=False)
+    when_words: tuple[str, ...] = ()
 
     def found_in(self, text: str) -> bool:
         return self.regex.search(text) is not None
+
+    def trigger(self, texts: Mapping[str, str]) -> tuple[str, str] | None:
+        """Where the message mentions a ``when`` word, and the word; None when it needs no text.
+        A required text without ``when`` is needed by every message: ``("", "")``. ``texts`` are
+        the subject and parts as claims are matched against (:func:`for_claims`)."""
+        if self.when is None:
+            return "", ""
+        for part, text in texts.items():
+            found = self.when.search(text)
+            if found is not None:
+                return part, found[0]
+        return None
+
+    def describe(self) -> str:
+        if len(self.choices) > 1:
+            return "one of " + " / ".join(repr(c) for c in self.choices)
+        return repr(self.text)
+
+
+@frozen
+class ManualCheck:
+    """A rule a text check cannot see (images, placement, audience data): a person reviews it."""
+
+    id: str
+    text: str
+    source: str
 
 
 @frozen
@@ -57,6 +89,7 @@ class Pack:
     claims: tuple[Claim, ...]
     required: tuple[RequiredText, ...]
     extends: str | None = None
+    manual: tuple[ManualCheck, ...] = ()
 
     def describe(self) -> str:
         """One line for ``tierii plugins``."""
@@ -88,3 +121,9 @@ def text_pattern(text: str) -> str:
 def for_claims(text: str) -> str:
     """What claim patterns are matched against: URLs blanked, then squashed."""
     return squash(without_urls(text))
+
+
+def words_pattern(words: Sequence[str]) -> str:
+    """Patterns (or words) that each match as a whole word or phrase, ignoring case, joined."""
+    joined = "|".join(f"(?:{w})" for w in words)
+    return rf"(?<!\w)(?:{joined})(?!\w)"

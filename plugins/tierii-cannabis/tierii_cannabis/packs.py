@@ -16,7 +16,16 @@ from typing import Any, Protocol
 
 from attrs import field, frozen
 
-from tierii_cannabis.model import Claim, Pack, RequiredText, claim_pattern, for_claims, text_pattern
+from tierii_cannabis.model import (
+    Claim,
+    ManualCheck,
+    Pack,
+    RequiredText,
+    claim_pattern,
+    for_claims,
+    text_pattern,
+    words_pattern,
+)
 from tierii_cannabis.states import USPS_CODES
 from tierii_cannabis.text import squash
 from tierii_core.errors import PluginError
@@ -38,12 +47,17 @@ SCALARS: Mapping[str, type] = {
     "consent_required": bool,
     "license_required": bool,
 }
-LISTS = ("states", "drop_claims", "drop_required")
+LISTS = ("states", "drop_claims", "drop_required", "drop_manual")
 TABLES = ("sources",)
-ARRAYS = ("claims", "required")
+ARRAYS = ("claims", "required", "manual")
 PACK_KEYS = frozenset(SCALARS) | frozenset(LISTS) | frozenset(TABLES) | frozenset(ARRAYS)
-CLAIM_KEYS = frozenset({"id", "pattern", "reason", "source", "examples", "counterexamples"})
-REQUIRED_KEYS = frozenset({"id", "text", "pattern", "source"})
+#: keys every entry may have: whether its citation was checked against a public copy of the
+#: law, and when it was not, what is uncertain
+REVIEW_KEYS = frozenset({"verified", "uncertain"})
+CLAIM_KEYS = frozenset({"id", "pattern", "reason", "source", "examples", "counterexamples"}) | REVIEW_KEYS
+REQUIRED_KEYS = frozenset({"id", "text", "pattern", "source", "when", "one_of"}) | REVIEW_KEYS
+MANUAL_KEYS = frozenset({"id", "text", "source"}) | REVIEW_KEYS
+LIST_ENTRY_KEYS = frozenset({"examples", "counterexamples", "when", "one_of"})
 #: which source each check cites; a check that is on needs its source
 SOURCE_KEYS = frozenset({"age", "medical_age", "state", "consent", "license"})
 
@@ -124,7 +138,7 @@ def _check_shape(data: Mapping[str, Any], where: str) -> None:
                 f"{where}: sources: unknown key {key!r} (known: {', '.join(sorted(SOURCE_KEYS))})"
             )
         _expect(value, str, f"{where}: sources.{key}")
-    for array, keys in (("claims", CLAIM_KEYS), ("required", REQUIRED_KEYS)):
+    for array, keys in (("claims", CLAIM_KEYS), ("required", REQUIRED_KEYS), ("manual", MANUAL_KEYS)):
         entries = data.get(array, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise PluginError(f"{where}: {array} must be an array of tables ([[{array}]] sections)")
@@ -143,10 +157,16 @@ def _check_shape(data: Mapping[str, Any], where: str) -> None:
                     f"{label}: unknown key {', '.join(map(repr, unknown))} (known: {', '.join(sorted(keys))})"
                 )
             for key, value in entry.items():
-                if key in ("examples", "counterexamples"):
+                if key in LIST_ENTRY_KEYS:
                     _expect_strings(value, f"{label}: {key}")
+                elif key == "verified":
+                    _expect(value, bool, f"{label}: {key}")
                 else:
                     _expect(value, str, f"{label}: {key}")
+            if entry.get("verified") is False and not str(entry.get("uncertain", "")).strip():
+                raise PluginError(
+                    f"{label}: verified = false needs 'uncertain': say what could not be checked"
+                )
 
 
 def _expect(value: Any, kind: type, label: str) -> None:
@@ -203,7 +223,7 @@ def resolve(name: str, files: Mapping[str, PackFile]) -> Pack:
 def _merged(name: str, files: Mapping[str, PackFile], chain: tuple[str, ...]) -> dict[str, Any]:
     pack_file = files[name]
     data = pack_file.data
-    merged: dict[str, Any] = {"sources": {}, "claims": {}, "required": {}}
+    merged: dict[str, Any] = {"sources": {}, "claims": {}, "required": {}, "manual": {}}
     parent = data.get("extends")
     if parent is not None:
         if parent in chain or parent == name:
@@ -221,7 +241,7 @@ def _merged(name: str, files: Mapping[str, PackFile], chain: tuple[str, ...]) ->
     if "states" in data:
         merged["states"] = [s.upper() for s in data["states"]]
     merged["sources"] = {**merged["sources"], **data.get("sources", {})}
-    for array, drop in (("claims", "drop_claims"), ("required", "drop_required")):
+    for array, drop in (("claims", "drop_claims"), ("required", "drop_required"), ("manual", "drop_manual")):
         entries = dict(merged[array])
         for dropped in data.get(drop, []):
             if dropped not in entries:
@@ -267,6 +287,7 @@ def _build(pack_file: PackFile, merged: Mapping[str, Any]) -> Pack:
         sources=dict(sources),
         claims=tuple(_claim(where, entry) for entry in merged["claims"].values()),
         required=tuple(_required(where, entry) for entry in merged["required"].values()),
+        manual=tuple(_manual(where, entry) for entry in merged["manual"].values()),
         extends=pack_file.data.get("extends"),
     )
 
@@ -313,11 +334,48 @@ def _claim(where: str, entry: Mapping[str, Any]) -> Claim:
 
 
 def _required(where: str, entry: Mapping[str, Any]) -> RequiredText:
+    """A required text: one text, or ``one_of`` several; always, or ``when`` words appear."""
     label = f"required {entry['id']!r}"
-    _complete(where, label, entry, ("text", "source"))
-    pattern = entry.get("pattern") or text_pattern(entry["text"])
+    choices = [squash(t) for t in entry.get("one_of", [])]
+    if "one_of" in entry and len(choices) < 2:
+        raise PluginError(f"{where}: {label}: one_of needs two texts or more (else use text)")
+    if choices and entry.get("pattern"):
+        raise PluginError(
+            f"{where}: {label}: give pattern or one_of, not both (each text is its own pattern)"
+        )
+    if not choices:
+        _complete(where, label, entry, ("text", "source"))
+        choices = [squash(entry["text"])]
+    else:
+        _complete(where, label, entry, ("source",))
+    pattern = entry.get("pattern") or "|".join(f"(?:{text_pattern(text)})" for text in choices)
     regex = _compile(where, label, pattern, lambda p: re.compile(p, re.IGNORECASE))
-    required = RequiredText(entry["id"], squash(entry["text"]), squash(entry["source"]), pattern, regex)
-    if not required.found_in(squash(entry["text"])):
-        raise PluginError(f"{where}: {label}: the pattern does not match the text it stands for")
+    when = None
+    if "when" in entry:
+        if not entry["when"]:
+            raise PluginError(f"{where}: {label}: when is empty: list the words that make the text required")
+        when = _compile(
+            where, f"{label}: when", words_pattern(entry["when"]), lambda p: re.compile(p, re.IGNORECASE)
+        )
+    shown = choices[0] if len(choices) == 1 else " | ".join(choices)
+    required = RequiredText(
+        entry["id"],
+        squash(entry.get("text") or shown),
+        squash(entry["source"]),
+        pattern,
+        regex,
+        choices=tuple(choices),
+        when=when,
+        when_words=tuple(entry.get("when", ())),
+    )
+    for text in choices:
+        if not required.found_in(text):
+            raise PluginError(
+                f"{where}: {label}: the pattern does not match the text it stands for ({text!r})"
+            )
     return required
+
+
+def _manual(where: str, entry: Mapping[str, Any]) -> ManualCheck:
+    _complete(where, f"manual {entry['id']!r}", entry, ("text", "source"))
+    return ManualCheck(entry["id"], squash(entry["text"]), squash(entry["source"]))

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attrs import field, frozen
 
 from tierii_core import hookimpl
-from tierii_core.components import ComplianceRule
+from tierii_core.components import ComplianceRule, ContactVariables
 from tierii_core.errors import PluginError
-from tierii_core.settings import SettingsReader, env_name
+from tierii_core.logs import get_logger
+from tierii_core.settings import DEPRECATED_SETTINGS, SettingsReader, env_name
 
 if TYPE_CHECKING:  # the packs load when rules are asked for: `tierii --help` does not pay for them
     from tierii_cannabis.packs import PackFile
     from tierii_cannabis.rules import PackRule
+    from tierii_cannabis.stores import StoreBook
 
 COMPONENT = "cannabis"
 
@@ -35,6 +38,29 @@ class CannabisSettings:
         default="",
         metadata={"help": "A directory of your own rule packs (*.toml); each becomes a --rules name."},
     )
+    stores_file: str = field(
+        default="",
+        metadata={
+            "help": "A chain's stores (CSV or TOML): id, license_number, license_type, state, from, address.",
+            "form": "a path to a .csv or .toml file",
+        },
+    )
+    store_column: str = field(
+        default="store", metadata={"help": "The contact column that names each recipient's store."}
+    )
+    license_number: str = field(
+        default="",
+        metadata={
+            "help": "A single store's licence number ({{license_number}}), when there is no stores file."
+        },
+    )
+    license_type: str = field(
+        default="retail",
+        metadata={
+            "help": "A single store's licence type: retail, medical, microbusiness or delivery.",
+            "form": "retail, medical, microbusiness or delivery",
+        },
+    )
 
 
 @hookimpl
@@ -44,11 +70,78 @@ def tierii_plugin_settings() -> list[tuple[str, type]]:
 
 @hookimpl
 def tierii_compliance_rules() -> list[type[ComplianceRule]]:
+    from tierii_cannabis.auto import auto_rule
+
     rules: list[type[ComplianceRule]] = list(_shipped_rules())
     directory = _pack_dir()
     if directory is not None:
         rules += rules_from(directory)
-    return rules
+    return [*rules, auto_rule(tuple(rules))]
+
+
+def pack_rules() -> list[type[PackRule]]:
+    """The rule of every pack (shipped and your own), without cannabis-auto that dispatches to them."""
+    from tierii_cannabis.rules import PackRule
+
+    return [r for r in tierii_compliance_rules() if issubclass(r, PackRule)]
+
+
+@hookimpl
+def tierii_template_variables() -> ContactVariables:
+    """Each recipient's store: its licence number, postal address and From identity.
+
+    The stores come from the plugin's settings as the rules read them (the environment, then
+    ``--env-file`` or ``./.env``), so the variables and the checks always see the same stores.
+    """
+    from tierii_cannabis.variables import StoreVariables
+
+    return StoreVariables(store_book())
+
+
+def store_book(reader: SettingsReader | None = None) -> StoreBook:
+    """The stores of this run: the stores file, or the single store of the settings."""
+    from tierii_cannabis.stores import single_store
+
+    reader = reader or SettingsReader()
+    settings = reader.load(CannabisSettings, COMPONENT)
+    if settings.stores_file.strip():
+        path = Path(os.path.expanduser(settings.stores_file.strip()))
+        return _cached_stores(path, settings.store_column.strip() or "store", _stamp(path))
+    number = settings.license_number
+    if not number.strip():
+        old = reader.raw("TIERII_LICENSE_NUMBER")
+        if old is not None and str(old[0]).strip():
+            _warn_deprecated()
+            number = str(old[0])
+    return single_store(number, settings.license_type, f"{env_name(COMPONENT, 'license_type')}")
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None  # load_stores says why
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_stores(path: Path, column: str, stamp: tuple[int, int] | None) -> StoreBook:
+    """Read once per run even though the rules and the variables both ask (the stamp changes
+    when the file does)."""
+    from tierii_cannabis.stores import load_stores
+
+    return load_stores(path, column)
+
+
+def _warn_deprecated() -> None:
+    message = DEPRECATED_SETTINGS["TIERII_LICENSE_NUMBER"]
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
+    if message not in _warned:  # once per process: the rules and the variables both read it
+        _warned.add(message)
+        get_logger().warning("settings.deprecated", variable="TIERII_LICENSE_NUMBER", hint=message)
+
+
+_warned: set[str] = set()
 
 
 def rules_from(directory: Path) -> list[type[PackRule]]:

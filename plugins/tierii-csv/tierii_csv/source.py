@@ -1,4 +1,4 @@
-"""Streaming CSV contacts: sniffed delimiter, BOM-tolerant UTF-8, validated addresses."""
+"""Streaming CSV records: sniffed delimiter, BOM-tolerant UTF-8; the core checks the addresses."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tierii_core.components import ContactSource
-from tierii_core.contacts import find_email_column, to_contact
-from tierii_core.dedupe import SeenAddresses
+from tierii_core.contacts import find_email_column
 from tierii_core.errors import SourceError
-from tierii_core.models import Contact, Rejected
+from tierii_core.models import Rejected, SourceRecord
 
 DELIMITERS = ",;\t|"
 BOM = b"\xef\xbb\xbf"
@@ -74,8 +73,8 @@ class CsvSource(ContactSource):
                 lines += 1
         return max(lines - 1, 0)
 
-    def __iter__(self) -> Iterator[Contact | Rejected]:
-        with self._open() as raw, SeenAddresses() as seen:
+    def __iter__(self) -> Iterator[SourceRecord | Rejected]:
+        with self._open() as raw:
             lines = _DecodedLines(raw)
             line_iter = iter(lines)
             header_line = next(line_iter, None)
@@ -86,7 +85,7 @@ class CsvSource(ContactSource):
             delimiter = sniff_delimiter(header_line)
             header = next(csv.reader([header_line], delimiter=delimiter))
             columns = [name.strip() for name in header]
-            email_index = self._email_column(columns)
+            self._email_column(columns)  # no email column: SourceError naming the header
             reader = csv.reader(itertools.chain([header_line], line_iter), delimiter=delimiter)
             next(reader)  # the header again: keeps reader.line_num in step with the file
             previous_line = 1
@@ -104,7 +103,8 @@ class CsvSource(ContactSource):
                 if len(row) > len(columns):
                     yield Rejected(origin, f"{len(row)} fields where the header has {len(columns)}")
                     continue
-                yield self._contact(row, columns, email_index, origin, seen)
+                # a short row lacks its last columns: the strict templates fail it if they use them
+                yield SourceRecord(dict(zip(columns, row, strict=False)), origin)
 
     def validate(self) -> None:
         """Read the header now, so that a file without an email column stops the run early."""
@@ -127,11 +127,3 @@ class CsvSource(ContactSource):
             return index
         shown = ", ".join(repr(c) for c in columns)
         raise SourceError(f"{self.path}:1: no 'email' column in the header (columns: {shown})")
-
-    @staticmethod
-    def _contact(
-        row: list[str], columns: list[str], email_index: int, origin: str, seen: SeenAddresses
-    ) -> Contact | Rejected:
-        # a short row lacks its last columns: the strict templates fail it if they use them
-        fields = dict(zip(columns, row, strict=False))
-        return to_contact(fields, columns[email_index], origin, seen)

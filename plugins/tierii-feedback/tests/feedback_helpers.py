@@ -39,7 +39,7 @@ TEMPLATE = """\
 Subject: Your restock is in, {{name}}
 From: Green Leaf <hello@shop.example>
 
-Hi {{name}}, it is back.
+Advertisement. Hi {{name}}, it is back.
 
 {{sender_address}}
 Unsubscribe: {{unsubscribe_url}}

@@ -27,6 +27,7 @@ Dear {{first_name}},
 your personal code is {{code}}.
 
 --
+Advertisement.
 {{sender_address}}
 Unsubscribe: {{unsubscribe_url}}
 """

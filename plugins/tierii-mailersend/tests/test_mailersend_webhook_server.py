@@ -335,6 +335,7 @@ From: The Shop <shop@example.com>
 Dear {{first_name}}, our spring offers are here.
 
 --
+Advertisement.
 {{sender_address}}
 Unsubscribe: {{unsubscribe_url}}
 """
