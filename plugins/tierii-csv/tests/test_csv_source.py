@@ -157,3 +157,41 @@ def test_write_read_round_trip_with_arbitrary_unicode(
     assert [i.fields for i in items] == [
         {"email": f"user{i}@example.com", "name": name, "note": note} for i, (name, note) in enumerate(rows)
     ]
+
+
+def test_a_cell_over_the_field_limit_rejects_that_row_and_the_run_goes_on(tmp_path: Path) -> None:
+    big = "x" * (csv.field_size_limit() + 1)
+    items = read(write(tmp_path, f"email,note\na@example.com,A\nb@example.com,{big}\nc@example.com,C\n"))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Contact", "2"),
+        ("Rejected", "3"),
+        ("Contact", "4"),
+    ]
+    assert items[1].reason == f"a cell is larger than {csv.field_size_limit()} characters (128 KiB)"
+
+
+def test_an_oversized_quoted_cell_over_several_lines_is_skipped_whole(tmp_path: Path) -> None:
+    # the rest of the quoted cell must not be read as rows of its own (one holds an address)
+    lines = "\n".join(["y" * 40_000] * 4 + ["x@example.com,z"])
+    text = f'email,note\na@example.com,"{lines}"\nc@example.com,C\n'
+    items = read(write(tmp_path, text))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Rejected", "2"),
+        ("Contact", "7"),
+    ]
+    assert items[1].email == "c@example.com"
+
+
+def test_a_carriage_return_inside_an_unquoted_cell_rejects_that_row(tmp_path: Path) -> None:
+    items = read(write(tmp_path, b"email,note\na@example.com,x\ry\nb@example.com,B\n"))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Rejected", "2"),
+        ("Contact", "3"),
+    ]
+    assert "carriage return" in items[0].reason
+
+
+def test_an_oversized_header_cell_is_an_error_naming_line_1(tmp_path: Path) -> None:
+    big = "x" * (csv.field_size_limit() + 1)
+    with pytest.raises(SourceError, match=r"c.csv:1: header row: a cell is larger than"):
+        read(write(tmp_path, f"email,{big}\na@example.com,A\n"))

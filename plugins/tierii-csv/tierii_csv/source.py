@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -25,12 +24,14 @@ class _DecodedLines:
         self.raw = raw
         self.number = 0
         self.bad: dict[int, str] = {}
+        self.quotes = 0  # '"' seen since the caller last reset it: odd = inside a quoted cell
 
     def __iter__(self) -> Iterator[str]:
         for data in self.raw:
             self.number += 1
             if self.number == 1 and data.startswith(BOM):
                 data = data[len(BOM) :]
+            self.quotes += data.count(b'"')
             try:
                 yield data.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -38,6 +39,16 @@ class _DecodedLines:
                     f"not valid UTF-8 (byte {data[exc.start]:#04x} at column {exc.start + 1})"
                 )
                 yield data.decode("utf-8", errors="replace")
+
+
+def _unreadable(exc: csv.Error) -> str:
+    """The csv module's complaint about a row, in the user's terms."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a cell is larger than {csv.field_size_limit()} characters (128 KiB)"
+    if "new-line character seen in unquoted field" in text:
+        return "a carriage return inside a cell that is not quoted"
+    return f"not readable as CSV: {text}"
 
 
 def sniff_delimiter(header: str) -> str:
@@ -84,19 +95,29 @@ class CsvSource(ContactSource):
             if 1 in lines.bad:
                 raise SourceError(f"{self.path}:1: header row {lines.bad[1]}")
             delimiter = sniff_delimiter(header_line)
-            header = next(csv.reader([header_line], delimiter=delimiter))
-            columns = [name.strip() for name in header]
+            columns = self._header(header_line, delimiter)
             email_index = self._email_column(columns)
-            reader = csv.reader(itertools.chain([header_line], line_iter), delimiter=delimiter)
-            next(reader)  # the header again: keeps reader.line_num in step with the file
-            previous_line = 1
-            for row in reader:
-                first_line, previous_line = previous_line + 1, reader.line_num
+            reader = csv.reader(line_iter, delimiter=delimiter)
+            while True:
+                first_line = lines.number + 1
+                lines.quotes = 0
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    origin = f"{self.path}:{first_line}"
+                    if lines.quotes % 2:  # stopped inside a quoted cell: skip to its end
+                        for line in line_iter:
+                            if line.count('"') % 2:
+                                break
+                    yield Rejected(origin, _unreadable(exc))
+                    continue
                 if not row or all(not cell.strip() for cell in row):
                     continue
                 origin = f"{self.path}:{first_line}"
                 bad = next(
-                    (lines.bad[n] for n in range(first_line, reader.line_num + 1) if n in lines.bad), None
+                    (lines.bad[n] for n in range(first_line, lines.number + 1) if n in lines.bad), None
                 )
                 if bad:
                     yield Rejected(origin, bad)
@@ -105,6 +126,13 @@ class CsvSource(ContactSource):
                     yield Rejected(origin, f"{len(row)} fields where the header has {len(columns)}")
                     continue
                 yield self._contact(row, columns, email_index, origin, seen)
+
+    def _header(self, header_line: str, delimiter: str) -> list[str]:
+        try:
+            header = next(csv.reader([header_line], delimiter=delimiter))
+        except csv.Error as exc:
+            raise SourceError(f"{self.path}:1: header row: {_unreadable(exc)}") from None
+        return [name.strip() for name in header]
 
     def validate(self) -> None:
         """Read the header now, so that a file without an email column stops the run early."""
@@ -118,8 +146,7 @@ class CsvSource(ContactSource):
             raise SourceError(f"{self.path}:1: header row is not valid UTF-8") from None
         if not header.strip():
             raise SourceError(f"{self.path}: empty file: a header row with an 'email' column is needed")
-        columns = next(csv.reader([header], delimiter=sniff_delimiter(header)))
-        self._email_column([c.strip() for c in columns])
+        self._email_column(self._header(header, sniff_delimiter(header)))
 
     def _email_column(self, columns: list[str]) -> int:
         index = find_email_column(columns)
