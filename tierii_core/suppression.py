@@ -8,6 +8,7 @@ address has one spelling: the domain in lower-case ASCII (IDNA), the local part 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -91,23 +92,40 @@ class SuppressionList:
             raise ConfigurationError(f"suppression list {path}: {exc}") from None
 
     def add(self, entries: Iterable[str], reason: str = "", source: str = "manual") -> int:
-        """Add (or update) entries; returns how many were new. Raises ValueError on a bad entry."""
-        rows = [(normalise(e), reason, source, time.time()) for e in entries]
-        before = self.count()
-        with self._db:
+        """Add (or update) entries in one transaction; returns how many were new.
+
+        ``entries`` may be a stream (an import of millions of lines): it is read inside the
+        transaction, so a ValueError from a bad entry, any exception the stream raises, or the
+        process being killed leaves the list as it was.
+        """
+        now = time.time()
+        rows = ((normalise(e), reason, source, now) for e in entries)
+        with self._transaction():
+            before = self.count()
             self._db.executemany(
                 "INSERT INTO suppressions VALUES (?, ?, ?, ?) ON CONFLICT(entry) DO UPDATE SET "
                 "reason = excluded.reason, source = excluded.source",
                 rows,
             )
-        return self.count() - before
+            return self.count() - before
 
     def remove(self, entries: Iterable[str]) -> int:
-        keys = [(normalise(e),) for e in entries]
-        before = self.count()
-        with self._db:
+        keys = ((normalise(e),) for e in entries)
+        with self._transaction():
+            before = self.count()
             self._db.executemany("DELETE FROM suppressions WHERE entry = ?", keys)
-        return before - self.count()
+            return before - self.count()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """All or nothing (the connection autocommits each statement otherwise)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM suppressions").fetchone()[0]
