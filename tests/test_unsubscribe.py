@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import sqlite3
 import threading
 import urllib.error
 import urllib.request
@@ -10,12 +13,17 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from click.testing import CliRunner
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from starlette.applications import Starlette
 
+from tierii_core.cli import cli
 from tierii_core.errors import ConfigurationError
 from tierii_core.models import Secret
-from tierii_core.suppression import SuppressionList
+from tierii_core.pending import PendingSuppressions
+from tierii_core.suppression import SuppressionList, Suppressor
+from tierii_core.testing.state_lock import hold_state_lock
 from tierii_core.unsubscribe import UnsubscribeLinks
 from tierii_core.unsubscribe_server import make_app
 
@@ -70,17 +78,26 @@ class _Server(uvicorn.Server):
         self.ready.set()
 
 
-@pytest.fixture
-def endpoint(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The unsubscribe app served by uvicorn on a free port of 127.0.0.1."""
-    server = _Server(uvicorn.Config(make_app(LINKS, tmp_path), host="127.0.0.1", port=0, log_level="warning"))
+@contextlib.contextmanager
+def serving(app: Starlette) -> Iterator[str]:
+    """``app`` served by uvicorn on a free port of 127.0.0.1: its base URL."""
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     assert server.ready.wait(10), "the server did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", tmp_path
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The unsubscribe app served by uvicorn on a free port of 127.0.0.1."""
+    with serving(make_app(LINKS, tmp_path)) as base:
+        yield base, tmp_path
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -105,6 +122,8 @@ def test_one_click_post_suppresses_without_redirect(endpoint: tuple[str, Path]) 
     url = base + "/u?t=" + LINKS.token("Zoe@Example.com")
     status, body = fetch(url, b"List-Unsubscribe=One-Click")
     assert (status, body) == (200, "unsubscribed\n")
+    assert stored(state) == ["zoe@example.com"]  # written before the answer, nothing queued
+    assert PendingSuppressions(state).entries() == []
     suppressions = SuppressionList(state, read_only=True)
     assert [(s.entry, s.reason) for s in suppressions] == [("zoe@example.com", "one-click unsubscribe")]
 
@@ -127,3 +146,96 @@ def test_forged_tokens_are_rejected(endpoint: tuple[str, Path]) -> None:
     assert fetch(base + "/u?t=" + forged, b"List-Unsubscribe=One-Click")[0] == 400
     assert fetch(base + "/u?t=nonsense")[0] == 400
     assert list(SuppressionList(state, read_only=True)) == []
+
+
+def stored(state: Path) -> list[str]:
+    """The entries in the state database itself (not the queue)."""
+    db = sqlite3.connect(state / "journal.sqlite3")
+    try:
+        return [row[0] for row in db.execute("SELECT entry FROM suppressions ORDER BY entry")]
+    finally:
+        db.close()
+
+
+def post_chunked(url: str, chunks: Iterator[bytes]) -> int:
+    """POST a body of unknown length (Transfer-Encoding: chunked); the status."""
+    host, _, rest = url.removeprefix("http://").partition("/")
+    connection = http.client.HTTPConnection(host, timeout=10)
+    try:
+        connection.request("POST", "/" + rest, body=chunks, encode_chunked=True)
+        return connection.getresponse().status
+    except (BrokenPipeError, ConnectionResetError):  # the server answered and closed early
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_a_body_over_1_mib_is_413_and_unsubscribes_nobody(endpoint: tuple[str, Path]) -> None:
+    base, state = endpoint
+    url = base + "/u?t=" + LINKS.token("ana@example.com")
+    assert fetch(url, b"List-Unsubscribe=One-Click&" + b"x" * (1024 * 1024))[0] == 413
+    assert post_chunked(url, (b"x" * 65536 for _ in range(64))) == 413  # 4 MiB, no length given
+    assert fetch(url, b"List-Unsubscribe=One-Click&" + b"x" * (1024 * 1000))[0] == 200  # under the cap
+    assert stored(state) == ["ana@example.com"]
+
+
+def test_with_the_state_locked_an_unsubscribe_is_queued_answered_and_applied_when_it_frees(
+    tmp_path: Path,
+) -> None:
+    app = make_app(LINKS, tmp_path)
+    suppressor: Suppressor = app.state.suppressor
+    url_of = {email: "/u?t=" + LINKS.token(email) for email in ("ana@example.com", "bo@example.com")}
+    with serving(app) as base:
+        with hold_state_lock(tmp_path):
+            assert fetch(base + url_of["ana@example.com"], b"List-Unsubscribe=One-Click") == (
+                200,
+                "unsubscribed\n",
+            )
+            assert fetch(base + url_of["bo@example.com"])[0] == 200  # GET still answers
+            # durably queued, not yet in the database, and already honoured by a send's check
+            assert [item.entry for _, item in PendingSuppressions(tmp_path).entries()] == ["ana@example.com"]
+            assert stored(tmp_path) == []
+            assert SuppressionList(tmp_path, read_only=True).suppressed(["Ana@Example.com"]) == {
+                "Ana@Example.com"
+            }
+            assert not suppressor.applied.is_set()
+        assert suppressor.applied.wait(10), "the queue was not applied when the lock freed"
+        assert stored(tmp_path) == ["ana@example.com"]
+        assert PendingSuppressions(tmp_path).entries() == []
+        (row,) = SuppressionList(tmp_path, read_only=True)
+        assert (row.reason, row.source) == ("one-click unsubscribe", "unsubscribe")
+
+
+def test_a_queued_unsubscribe_is_applied_at_the_next_start(tmp_path: Path) -> None:
+    Suppressor(tmp_path).close()  # the state database exists, as it does after any run
+    with hold_state_lock(tmp_path):
+        first = Suppressor(tmp_path)
+        assert first.suppress("ana@example.com", "one-click unsubscribe", "unsubscribe") is True
+        assert first.suppress("ANA@example.com", "again", "unsubscribe") is False
+        first.close()  # stopped before the lock freed: the entry waits in the queue
+    assert stored(tmp_path) == []
+    Suppressor(tmp_path).close()
+    assert stored(tmp_path) == ["ana@example.com"]
+    assert PendingSuppressions(tmp_path).entries() == []
+
+
+def test_a_queued_unsubscribe_is_honoured_by_the_next_send(tmp_path: Path, examples: Path) -> None:
+    state = tmp_path / "state"
+    Suppressor(state).close()
+    with hold_state_lock(state):
+        suppressor = Suppressor(state)
+        suppressor.suppress("b@example.com", "one-click unsubscribe", "unsubscribe")
+        suppressor.close()
+    contacts = tmp_path / "people.csv"
+    contacts.write_text(
+        "email,first_name,last_name,favorite,city\n"
+        "a@example.com,Ana,A,sativa,LA\nb@example.com,Bo,B,indica,SF\n"
+    )
+    env = {"TIERII_STATE_DIR": str(state), "TIERII_OUTBOX_DIR": str(tmp_path / "outbox")}
+    demo = Path(__file__).resolve().parents[1] / "examples" / ".env.example"
+    result = CliRunner(env=env).invoke(
+        cli, ["--env-file", str(demo), "send", str(contacts), "-t", str(examples / "welcome.mustache")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "excluded: 1" in result.stdout and "suppressed: 1" in result.stdout
+    assert len(list((tmp_path / "outbox" / "new").iterdir())) == 1
