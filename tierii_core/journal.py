@@ -27,6 +27,7 @@ from attrs import frozen
 
 from tierii_core.errors import ConfigurationError, RunStopped
 from tierii_core.models import Outcome, Status
+from tierii_core.private import private_directory, private_file
 
 FILENAME = "journal.sqlite3"
 MIN_FREE_BYTES = 16 * 1024 * 1024
@@ -114,7 +115,7 @@ def check_state_dir(directory: Path) -> Path:
     Called before anything is sent, so that storage problems stop the run at the start.
     """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_directory(directory)
     except OSError as exc:
         raise ConfigurationError(f"TIERII_STATE_DIR={directory}: cannot create it: {exc.strerror}") from None
     if not directory.is_dir():
@@ -151,7 +152,9 @@ class SqliteJournal:
                     raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             else:
-                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._db = sqlite3.connect(
+                    private_file(self.path), isolation_level=None, check_same_thread=False
+                )
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute("PRAGMA busy_timeout=10000")
@@ -207,7 +210,7 @@ class SqliteJournal:
         if campaign in self._locks:
             return
         lock_path = self.path.parent / f"{_safe(campaign)}.lock"
-        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the journal's lifetime
+        handle = open(private_file(lock_path), "a+")  # noqa: SIM115 - held for the journal's lifetime
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

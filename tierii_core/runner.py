@@ -35,6 +35,7 @@ from tierii_core.models import Contact, ErrorKind, Message, Outcome, Rejected, R
 from tierii_core.observe import notify
 from tierii_core.plugins import PluginManager, Registry
 from tierii_core.ratelimit import TokenBucket, parse_rate
+from tierii_core.redact import mask_credentials
 from tierii_core.settings import CoreSettings, SettingsReader
 from tierii_core.suppression import SuppressionList
 from tierii_core.unsubscribe import UnsubscribeLinks
@@ -343,7 +344,7 @@ class Campaign:
     def run_info(self) -> RunInfo:
         return RunInfo(
             campaign=self.campaign,
-            source=self.options.contacts,
+            source=mask_credentials(self.options.contacts),  # stored in the journal, seen by observers
             template=str(self.options.template),
             providers=self.provider_names,
             dry_run=self.options.dry_run,

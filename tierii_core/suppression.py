@@ -23,6 +23,7 @@ from tierii_core.journal import FILENAME
 from tierii_core.journal import SCHEMA as JOURNAL_SCHEMA
 from tierii_core.logs import get_logger
 from tierii_core.pending import Pending, PendingSuppressions
+from tierii_core.private import private_directory, private_file
 
 log = get_logger()
 
@@ -93,8 +94,8 @@ class SuppressionList:
             if read_only:
                 self._db = _open_read_only(path)
             else:
-                directory.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                private_directory(directory)
+                self._db = sqlite3.connect(private_file(path), isolation_level=None, check_same_thread=False)
                 self._db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(JOURNAL_SCHEMA + SCHEMA)  # one state database, whole
