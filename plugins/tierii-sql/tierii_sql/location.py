@@ -39,8 +39,8 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """The URL with its password masked, and the table if it names one."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL with its password (and a ``?password=`` option) masked."""
+        return _shown(self.url)
 
     @property
     def what(self) -> str:
@@ -90,4 +90,4 @@ def parse_location(location: str, *, table: str = "", query: str = "") -> Target
 
 
 def _shown(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+    return mask_url_text(url.render_as_string(hide_password=True))
