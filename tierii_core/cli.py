@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -248,6 +250,8 @@ def send(
         env_name(None, "rules"): rules,
         env_name("outbox", "dir"): outbox,
     }
+    if report is not None:
+        _check_writable(report, "--report")
     reader = settings_reader(overrides)
     core = reader.load(CoreSettings)
     options = SendOptions(
@@ -258,8 +262,23 @@ def send(
     click.echo(f"campaign {run.campaign}: provider {','.join(run.provider_names) or '(dry run)'}", err=True)
     summary = run.run()
     if report is not None:
-        report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        try:
+            report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        except OSError as exc:  # checked at the start; the disk may have filled since
+            click.echo(f"error: --report {report}: cannot write it: {exc.strerror}", err=True)
     sys.exit(int(summary.exit_code))
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """A file the command will write at the end: its directory must exist and be writable now,
+    before anything is sent."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise ConfigurationError(f"{option} {path}: the directory {directory} does not exist")
+    if path.is_dir():
+        raise ConfigurationError(f"{option} {path}: is a directory; name a file")
+    if not os.access(path if path.exists() else directory, os.W_OK):
+        raise ConfigurationError(f"{option} {path}: not writable")
 
 
 # -- status -----------------------------------------------------------------------------------
@@ -309,6 +328,8 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
                 ]
                 for state in wanted
             }
+    except sqlite3.DatabaseError as exc:
+        raise ConfigurationError(_damaged(journal.path, exc)) from None
     finally:
         journal.close()
     if as_json:
@@ -326,6 +347,14 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
             click.echo(f"  {state} {row['email']} ({row['origin']}) {detail}".rstrip())
     if len(known) > 1:
         click.echo(f"other campaigns: {', '.join(c for c in known if c != campaign)}")
+
+
+def _damaged(path: Path, exc: Exception) -> str:
+    return (
+        f"{path}: not a readable journal ({exc}): it is damaged. Move it aside "
+        f"(mv {path} {path}.damaged) and the next send starts a new one, which cannot know who got "
+        f"earlier campaigns; or restore it from a backup (sqlite3 {path} .recover may save most of it)"
+    )
 
 
 def _add_commands() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -77,30 +79,48 @@ def suppress_list(as_json: bool) -> None:
 
 
 @suppress.command("import")
-@click.argument("file", type=click.File("rb"))
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--reason", default="imported", help="Why (kept with each entry).")
-def suppress_import(file, reason: str) -> None:
+def suppress_import(path: str, reason: str) -> None:
     """Add the entries of FILE: one per line (# comments), or a CSV with an email/entry column.
 
     All or nothing: one transaction, so an import that fails or is killed adds nothing.
     """
     suppressions = _suppressions()
     read = [0]
-    entries = _checked_lines(_entries(_utf8_lines(file, file.name), file.name), file.name, read)
-    added = suppressions.add(entries, reason, f"import:{Path(file.name).name}")
+    with _opened(path, "rb") as file:
+        entries = _checked_lines(_entries(_utf8_lines(file, file.name), file.name), file.name, read)
+        added = suppressions.add(entries, reason, f"import:{Path(file.name).name}")
     click.echo(f"imported {read[0]} entries from {file.name}: {added} new ({suppressions.count()} in all)")
 
 
 @suppress.command("export")
 @click.option(
-    "-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File (default stdout)."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="File (default stdout).",
 )
-def suppress_export(output) -> None:
+def suppress_export(output: str) -> None:
     """Write the list as CSV (entry, reason, source, added)."""
-    writer = csv.writer(output, lineterminator="\n")
-    writer.writerow(["entry", "reason", "source", "added"])
-    for s in _suppressions(read_only=True):
-        writer.writerow([s.entry, s.reason, s.source, _when(s.created_at)])
+    suppressions = _suppressions(read_only=True)
+    with _opened(output, "w", encoding="utf-8") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(["entry", "reason", "source", "added"])
+        for s in suppressions:
+            writer.writerow([s.entry, s.reason, s.source, _when(s.created_at)])
+
+
+@contextlib.contextmanager
+def _opened(path: str, mode: str, encoding: str | None = None) -> Iterator[Any]:
+    """``path`` (``-`` for stdin/stdout) opened, or a message naming it (exit 2)."""
+    try:
+        file = click.open_file(path, mode, encoding=encoding)
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot open it: {exc.strerror}") from None
+    with file:
+        yield file
 
 
 def _utf8_lines(file, name: str) -> Iterator[tuple[int, str]]:
@@ -193,7 +213,7 @@ def unsubscribe_serve(host: str, port: int) -> None:
     click.echo(
         f"unsubscribe endpoint for {core.unsubscribe_url} on http://{host}:{port}{links.path}", err=True
     )
-    serve(links, core.state_dir, host=host, port=port)
+    serve(links, core.state_dir, host=host, port=port)  # ConfigurationError when it cannot listen
     sys.exit(0)
 
 

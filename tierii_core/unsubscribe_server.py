@@ -13,7 +13,9 @@ either way the answer is 200 and the unsubscribe is honoured by the next send.
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from tierii_core.errors import ConfigurationError
 from tierii_core.suppression import Suppressor
 from tierii_core.unsubscribe import PARAMETER, UnsubscribeLinks
 
@@ -93,7 +96,32 @@ def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
     return app
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a ConfigurationError (exit 2) saying why not:
+    a port in use is a usage problem, not a stop."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        hint = " (another server uses it: choose another --port)" if exc.errno == errno.EADDRINUSE else ""
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+    return sock
+
+
 def serve(links: UnsubscribeLinks, state_dir: Path, *, host: str, port: int) -> None:
     import uvicorn
 
-    uvicorn.run(make_app(links, state_dir), host=host, port=port, log_level="warning", proxy_headers=True)
+    sock = listen(host, port)
+    config = uvicorn.Config(make_app(links, state_dir), log_level="warning", proxy_headers=True)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has shut down for
+        pass
+    finally:
+        sock.close()
