@@ -163,3 +163,17 @@ def test_no_password_survives_masking(password: str, scheme: str) -> None:
     assert (
         mask_credentials(f"{scheme}://user:{password}@host:5/db?x=1") == f"{scheme}://user:***@host:5/db?x=1"
     )
+
+
+def test_sqlite_files_beside_an_open_state_database_are_private(tmp_path: Path) -> None:
+    os.umask(0o022)
+    suppressor = Suppressor(tmp_path / "state")
+    try:
+        suppressor.suppress("ana@example.com", "r", "s")  # a write: the -wal and -shm files exist now
+        state = tmp_path / "state"
+        names = sorted(p.name for p in state.iterdir())
+        assert {"journal.sqlite3-wal", "journal.sqlite3-shm"} <= set(names)
+        assert {name: mode(state / name) for name in names} == {name: 0o600 for name in names}
+        assert mode(state) == 0o700
+    finally:
+        suppressor.close()
