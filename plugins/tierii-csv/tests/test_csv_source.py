@@ -195,3 +195,43 @@ def test_an_oversized_header_cell_is_an_error_naming_line_1(tmp_path: Path) -> N
     big = "x" * (csv.field_size_limit() + 1)
     with pytest.raises(SourceError, match=r"c.csv:1: header row: a cell is larger than"):
         read(write(tmp_path, f"email,{big}\na@example.com,A\n"))
+
+
+def test_a_quote_never_closed_rejects_its_row_and_names_the_lines_it_swallowed(tmp_path: Path) -> None:
+    items = read(write(tmp_path, 'email,name\na@example.com,Ana\nb@example.com,"Bo\nc@example.com,Cy\n'))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Contact", "2"),
+        ("Rejected", "3"),
+    ]
+    assert items[1].reason == "a quoted cell is never closed: lines 3-4 were read as one row"
+
+
+def test_stray_quotes_in_an_oversized_unquoted_cell_swallow_nothing(tmp_path: Path) -> None:
+    big = "x" * 140_000 + ' a 5" screen'  # one quote, literal in an unquoted cell
+    items = read(write(tmp_path, f"email,note\na@example.com,{big}\nb@example.com,B\nc@example.com,C\n"))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Rejected", "2"),
+        ("Contact", "3"),
+        ("Contact", "4"),
+    ]
+
+
+@given(
+    st.lists(
+        st.lists(st.text(st.sampled_from('ab",; \n'), max_size=8), min_size=2, max_size=2),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_row_the_csv_module_writes_is_read_back_in_step(rows: list[list[str]]) -> None:
+    """Quotes anywhere, in any cell: the quote tracking agrees with the csv module."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["email", "note"])
+    for i, (a, b) in enumerate(rows):
+        writer.writerow([f"u{i}@example.com", a + b])
+    source = CsvSource("-", None)
+    source._open = lambda: io.BytesIO(buffer.getvalue().encode())  # type: ignore[method-assign]
+    items = list(source)
+    assert [type(i).__name__ for i in items] == ["Contact"] * len(rows)
+    assert [i.fields["note"] for i in items] == [a + b for a, b in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -24,21 +25,47 @@ class _DecodedLines:
         self.raw = raw
         self.number = 0
         self.bad: dict[int, str] = {}
-        self.quotes = 0  # '"' seen since the caller last reset it: odd = inside a quoted cell
+        self.delimiter = ","  # set once the header is sniffed
+        self.open_quote = False  # whether the lines so far end inside a quoted cell
 
     def __iter__(self) -> Iterator[str]:
         for data in self.raw:
             self.number += 1
             if self.number == 1 and data.startswith(BOM):
                 data = data[len(BOM) :]
-            self.quotes += data.count(b'"')
             try:
-                yield data.decode("utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 self.bad[self.number] = (
                     f"not valid UTF-8 (byte {data[exc.start]:#04x} at column {exc.start + 1})"
                 )
-                yield data.decode("utf-8", errors="replace")
+                text = data.decode("utf-8", errors="replace")
+            self.open_quote = open_quote_after(text, self.open_quote, self.delimiter)
+            yield text
+
+
+def open_quote_after(line: str, open_quote: bool, delimiter: str) -> bool:
+    """Whether a quoted cell is still open at the end of ``line``, given whether one was open
+    at its start, by the csv module's rules: a quote opens a cell only at the cell's start,
+    ``""`` inside one is a quote, any other quote is a character like the others."""
+    if '"' not in line:
+        return open_quote
+    i, at_start = 0, not open_quote  # outside quotes, a line starts a row, so a cell
+    while True:
+        if open_quote:
+            j = line.find('"', i)
+            while j != -1 and line.startswith('""', j):
+                j = line.find('"', j + 2)
+            if j == -1:
+                return True
+            open_quote, at_start, i = False, False, j + 1
+        elif at_start and line.startswith('"', i):
+            open_quote, i = True, i + 1
+        else:
+            k = line.find(delimiter, i)
+            if k == -1:
+                return False
+            at_start, i = True, k + 1
 
 
 def _unreadable(exc: csv.Error) -> str:
@@ -97,25 +124,30 @@ class CsvSource(ContactSource):
             delimiter = sniff_delimiter(header_line)
             columns = self._header(header_line, delimiter)
             email_index = self._email_column(columns)
+            lines.delimiter, lines.open_quote = delimiter, False
             reader = csv.reader(line_iter, delimiter=delimiter)
             while True:
                 first_line = lines.number + 1
-                lines.quotes = 0
+                origin = f"{self.path}:{first_line}"
                 try:
                     row = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    origin = f"{self.path}:{first_line}"
-                    if lines.quotes % 2:  # stopped inside a quoted cell: skip to its end
-                        for line in line_iter:
-                            if line.count('"') % 2:
-                                break
-                    yield Rejected(origin, _unreadable(exc))
+                    reason = _unreadable(exc)
+                    if lines.open_quote:  # stopped inside a quoted cell: skip to its end
+                        for _ in itertools.takewhile(lambda _: lines.open_quote, line_iter):
+                            pass
+                        reason += f" (lines {first_line}-{lines.number})"
+                    lines.open_quote = False
+                    yield Rejected(origin, reason)
                     continue
+                if lines.open_quote:  # the file ended inside a quoted cell
+                    span = f"lines {first_line}-{lines.number}"
+                    yield Rejected(origin, f"a quoted cell is never closed: {span} were read as one row")
+                    return
                 if not row or all(not cell.strip() for cell in row):
                     continue
-                origin = f"{self.path}:{first_line}"
                 bad = next(
                     (lines.bad[n] for n in range(first_line, lines.number + 1) if n in lines.bad), None
                 )
