@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -296,6 +295,8 @@ def _check_writable(path: Path, option: str) -> None:
 )
 def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None:
     """What the journal knows: sent, failed, excluded, unknown, pending (latest campaign by default)."""
+    import sqlite3
+
     from tierii_core.journal import SqliteJournal, reason_group
 
     core = settings_reader().load(CoreSettings)
