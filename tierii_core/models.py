@@ -171,7 +171,7 @@ class RunInfo:
     """The ``run`` argument of the observer hooks: what this run is doing."""
 
     campaign: str
-    source: str
+    source: str  # the contacts' location, credentials masked (postgresql://crm:***@db/crm)
     template: str
     providers: tuple[str, ...]
     dry_run: bool
