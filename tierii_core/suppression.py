@@ -157,10 +157,11 @@ class SuppressionList:
         try:
             applied = self._apply_queued()
             yield applied
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
         self.pending.remove(applied)
 
     def _apply_queued(self) -> list[bytes]:
