@@ -138,7 +138,6 @@ class CsvSource(ContactSource):
                     if lines.open_quote:  # stopped inside a quoted cell: skip to its end
                         for _ in itertools.takewhile(lambda _: lines.open_quote, line_iter):
                             pass
-                        reason += f" (lines {first_line}-{lines.number})"
                     lines.open_quote = False
                     yield Rejected(origin, reason)
                     continue
