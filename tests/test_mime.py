@@ -141,3 +141,40 @@ def test_long_ascii_lines_stay_7bit_up_to_998_and_non_ascii_addresses_are_refuse
     message = Message(contact, Address("s@example.com"), Address(contact.email), "s", "t", "<1@x>", WHEN)
     with pytest.raises(ValueError, match="not ASCII: it would need SMTPUTF8"):
         serialize(message)
+
+
+#: long runs without spaces, ASCII specials and all: what a CRM field or a template may hold
+long_text = st.one_of(
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=70, max_size=4000),
+    st.text(st.sampled_from('ab, "\\()<>@;:.é'), min_size=0, max_size=600),
+    text,
+)
+
+
+@given(name=long_text, subject=long_text, sender_name=long_text, reply_name=long_text)
+@example(name="x" * 3000, subject="y" * 3000, sender_name="Green Leaf", reply_name="")
+@example(name='"' + "a,b" * 500, subject="Hi", sender_name="z" * 80, reply_name="w" * 999)
+def test_every_header_line_fits_998_octets_and_parses_back(
+    name: str, subject: str, sender_name: str, reply_name: str
+) -> None:
+    contact = Contact("zoe@example.com", {})
+    message = Message(
+        contact=contact,
+        sender=Address("shop@example.com", sender_name),
+        to=Address(contact.email, name),
+        reply_to=Address("team@example.com", reply_name),
+        subject=subject,
+        text="Hello\n",
+        message_id="<1@example.com>",
+        date=WHEN,
+    )
+    data = serialize(message)
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    assert all(len(line) <= 78 for line in head.split(b"\r\n")), max(head.split(b"\r\n"), key=len)
+    parsed = parse(data)
+    assert _squash(parsed["Subject"]) == _squash(one_line(subject))
+    for header, address in (("From", message.sender), ("To", message.to), ("Reply-To", message.reply_to)):
+        (got,) = parsed[header].addresses
+        assert got.addr_spec == address.email
+        assert _bare(got.display_name) == _bare(one_line(address.name)), header

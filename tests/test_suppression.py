@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +98,51 @@ def test_cli_import_names_the_bad_line_and_imports_nothing(tmp_path: Path) -> No
     assert code == 2
     assert f"{bad}:2:" in err and "nothing was imported" in err
     assert tierii("suppress", "list")[1] == ""
+
+
+def test_cli_import_of_a_latin_1_file_names_the_file_and_line_and_exits_2(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("ok@example.com\nrené@example.com\n".encode("latin-1"))
+    result = CliRunner().invoke(cli, ["suppress", "import", str(latin)])
+    assert result.exit_code == 2, result.output
+    assert not isinstance(result.exception, UnicodeDecodeError)
+    assert f"{latin}:2: not valid UTF-8 (byte 0xe9 at column 4)" in result.stderr
+    assert "nothing was imported" in result.stderr
+    assert tierii("suppress", "list")[1] == ""
+
+
+def test_a_killed_import_leaves_all_or_nothing(tmp_path: Path, clean_environment: Path) -> None:
+    """SIGKILL as soon as the import's first rows can be seen: they must be all of them."""
+    count = 100_000
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"user{i}@example.com\n" for i in range(count)))
+    state = clean_environment / ".tierii"
+    env = {**os.environ, "TIERII_STATE_DIR": str(state)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tierii_core.cli", "suppress", "import", str(big)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen = 0
+    try:
+        while process.poll() is None and not seen:
+            seen = _committed_rows(state)
+    finally:
+        process.kill()
+        process.wait()
+    assert _committed_rows(state) in (0, count)
+
+
+def _committed_rows(state: Path) -> int:
+    path = state / "journal.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT count(*) FROM suppressions").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # created but not yet holding the table
+        return 0

@@ -282,6 +282,8 @@ def send(
         env_name(None, "rules"): rules,
         env_name("outbox", "dir"): outbox,
     }
+    if report is not None:
+        _check_writable(report, "--report")
     reader = settings_reader(overrides)
     core = reader.load(CoreSettings)
     options = SendOptions(
@@ -292,8 +294,23 @@ def send(
     click.echo(f"campaign {run.campaign}: provider {','.join(run.provider_names) or '(dry run)'}", err=True)
     summary = run.run()
     if report is not None:
-        report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        try:
+            report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        except OSError as exc:  # checked at the start; the disk may have filled since
+            click.echo(f"error: --report {report}: cannot write it: {exc.strerror}", err=True)
     sys.exit(int(summary.exit_code))
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """A file the command will write at the end: its directory must exist and be writable now,
+    before anything is sent."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise ConfigurationError(f"{option} {path}: the directory {directory} does not exist")
+    if path.is_dir():
+        raise ConfigurationError(f"{option} {path}: is a directory; name a file")
+    if not os.access(path if path.exists() else directory, os.W_OK):
+        raise ConfigurationError(f"{option} {path}: not writable")
 
 
 # -- status -----------------------------------------------------------------------------------
@@ -311,6 +328,8 @@ def send(
 )
 def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None:
     """What the journal knows: sent, failed, excluded, unknown, pending (latest campaign by default)."""
+    import sqlite3
+
     from tierii_core.journal import SqliteJournal, reason_group
 
     core = settings_reader().load(CoreSettings)
@@ -345,6 +364,10 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
                 ]
                 for state in wanted
             }
+    except sqlite3.DatabaseError as exc:
+        from tierii_core.journal import damaged
+
+        raise ConfigurationError(damaged(journal.path, exc)) from None
     finally:
         journal.close()
     if as_json:

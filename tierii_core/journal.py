@@ -27,6 +27,7 @@ from attrs import frozen
 
 from tierii_core.errors import ConfigurationError, RunStopped
 from tierii_core.models import ErrorKind, Outcome, Status
+from tierii_core.private import private_directory, private_file
 
 FILENAME = "journal.sqlite3"
 MIN_FREE_BYTES = 16 * 1024 * 1024
@@ -128,13 +129,22 @@ class Journal(Protocol):
     def close(self) -> None: ...
 
 
+def damaged(path: Path, exc: Exception) -> str:
+    """What to say of a journal SQLite cannot read, and what to do about it."""
+    return (
+        f"{path}: not a readable journal ({exc}): it is damaged. Move it aside "
+        f"(mv {path} {path}.damaged) and the next send starts a new one, which cannot know who got "
+        f"earlier campaigns; or restore it from a backup (sqlite3 {path} .recover may save most of it)"
+    )
+
+
 def check_state_dir(directory: Path) -> Path:
     """Create the state directory if needed and prove it is writable and not full.
 
     Called before anything is sent, so that storage problems stop the run at the start.
     """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_directory(directory)
     except OSError as exc:
         raise ConfigurationError(f"TIERII_STATE_DIR={directory}: cannot create it: {exc.strerror}") from None
     if not directory.is_dir():
@@ -175,12 +185,16 @@ class SqliteJournal:
                 if "failure" not in columns:  # written by an older TierII: no kinds recorded
                     self._failure = "NULL"
             else:
-                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._db = sqlite3.connect(
+                    private_file(self.path), isolation_level=None, check_same_thread=False
+                )
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute("PRAGMA busy_timeout=10000")
                 self._db.executescript(SCHEMA)
                 self._migrate()
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            raise ConfigurationError(damaged(self.path, exc)) from None
         except sqlite3.Error as exc:
             raise ConfigurationError(f"journal {self.path}: {exc}") from None
 
@@ -238,7 +252,7 @@ class SqliteJournal:
         if campaign in self._locks:
             return
         lock_path = self.path.parent / f"{_safe(campaign)}.lock"
-        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the journal's lifetime
+        handle = open(private_file(lock_path), "a+")  # noqa: SIM115 - held for the journal's lifetime
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

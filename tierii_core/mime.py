@@ -91,6 +91,13 @@ def fold_words(prefix_len: int, words: list[str]) -> str:
     return "\r\n ".join(lines)
 
 
+def _foldable(words: list[str], prefix_len: int) -> bool:
+    """Whether ``words`` fold into lines of at most 78 columns: the first after the header's
+    name, each next one after the folding space. A longer word (a 3,000-character name
+    without spaces) must be RFC 2047 encoded instead, which splits anywhere."""
+    return prefix_len + len(words[0]) <= MAX_HEADER and all(len(w) <= MAX_HEADER - 1 for w in words[1:])
+
+
 def encode_text(value: str, prefix_len: int) -> str:
     """Unstructured header text (a subject): as is if it fits, folded, or RFC 2047 encoded."""
     value = one_line(value)
@@ -98,7 +105,7 @@ def encode_text(value: str, prefix_len: int) -> str:
         if prefix_len + len(value) <= MAX_HEADER:
             return value
         words = value.split(" ")
-        if all(0 < len(w) <= MAX_HEADER - 1 for w in words):
+        if all(words) and _foldable(words, prefix_len):
             return fold_words(prefix_len, words)
     return fold_words(prefix_len, encoded_words(value, MAX_HEADER - prefix_len))
 
@@ -127,12 +134,19 @@ def format_address(address: Address, prefix_len: int = 0) -> str:
     name = display_name(address.name)
     if not name:
         return email
-    if _needs_encoding(name):
-        display = fold_words(prefix_len, encoded_words(name, MAX_HEADER - prefix_len))
-    else:
+    display = None
+    if not _needs_encoding(name):
         if _ATOM_SPECIALS.search(name):
             name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        display = name if prefix_len + len(name) <= MAX_HEADER else fold_words(prefix_len, name.split(" "))
+        words = name.split(" ")
+        if prefix_len + len(name) <= MAX_HEADER:
+            display = name
+        elif all(words) and _foldable(words, prefix_len):
+            display = fold_words(prefix_len, words)
+        else:
+            name = one_line(address.name).strip()  # encoded words carry the text unquoted
+    if display is None:
+        display = fold_words(prefix_len, encoded_words(name, MAX_HEADER - prefix_len))
     last_line = len(display.rsplit("\r\n", 1)[-1]) + (prefix_len if "\r\n" not in display else 0)
     separator = " " if last_line + 3 + len(email) <= MAX_HEADER else "\r\n "
     return f"{display}{separator}<{email}>"

@@ -193,7 +193,7 @@ class RunInfo:
     """The ``run`` argument of the observer hooks: what this run is doing."""
 
     campaign: str  # the campaign's name (its journal key)
-    source: str  # the contacts location, as given
+    source: str  # the contacts' location, credentials masked (postgresql://crm:***@db/crm)
     template: str  # the template file, as given
     providers: tuple[str, ...]  # the provider chain, first choice first; () in a dry run
     dry_run: bool  # nothing is sent (--dry-run)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from attrs import frozen
 
+from tierii_core.redact import mask_credentials
+
 
 @frozen
 class SendOptions:
@@ -35,18 +37,19 @@ def campaign_id(options: SendOptions) -> str:
     """
     if options.campaign:
         return options.campaign
-    return _digest(options, [])
+    # credentials masked: a database password rotated mid-campaign is still the same campaign
+    return _digest(options, [], location=mask_credentials(options.contacts))
 
 
 def legacy_campaign_id(options: SendOptions, providers: Sequence[str]) -> str:
     """The name TierII 0.1 gave the same campaign (it also hashed the subject and providers):
     a campaign begun before the upgrade resumes under it instead of starting over."""
-    return _digest(options, [options.subject or "", ",".join(providers)])
+    return _digest(options, [options.subject or "", ",".join(providers)], location=options.contacts)
 
 
-def _digest(options: SendOptions, extra: list[str]) -> str:
+def _digest(options: SendOptions, extra: list[str], *, location: str) -> str:
     parts = [
-        str(Path(options.contacts).resolve()) if Path(options.contacts).exists() else options.contacts,
+        str(Path(options.contacts).resolve()) if Path(options.contacts).exists() else location,
         str(options.template.resolve()),
         str(options.html.resolve()) if options.html else "",
         *extra,

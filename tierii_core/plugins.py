@@ -19,6 +19,7 @@ from attrs import field, frozen
 from tierii_core import NAME, hookspecs
 from tierii_core.components import KINDS, Component
 from tierii_core.errors import PluginError, TierIIError
+from tierii_core.redact import mask_credentials
 
 ENTRY_POINT_GROUP = "tierii"
 
@@ -363,8 +364,9 @@ class Registry:
             if info.cls.claims(location):
                 return info.cls
         patterns = sorted({p for i in self._by_kind[kind].values() for p in i.cls.patterns})
+        shown = mask_credentials(location)
         raise PluginError(
-            f"no installed {kind} handles '{location}' (handled: {', '.join(patterns) or 'none'}); "
+            f"no installed {kind} handles '{shown}' (handled: {', '.join(patterns) or 'none'}); "
             "install the plugin for it, e.g. pip install tierii-csv"
         )
 

@@ -36,6 +36,7 @@ from tierii_core.options import SendOptions, campaign_id, legacy_campaign_id
 from tierii_core.plugins import PluginManager
 from tierii_core.pump import Batch, pump, stop_on_signals
 from tierii_core.ratelimit import TokenBucket
+from tierii_core.redact import mask_credentials
 from tierii_core.settings import CoreSettings, SettingsReader
 from tierii_core.suppression import SuppressionList
 from tierii_core.tally import Tally, log_outcome, summary_fields
@@ -171,7 +172,7 @@ class Campaign:
     def run_info(self) -> RunInfo:
         return RunInfo(
             campaign=self.campaign,
-            source=self.options.contacts,
+            source=mask_credentials(self.options.contacts),  # stored in the journal, seen by observers
             template=str(self.options.template),
             providers=self.provider_names,
             dry_run=self.options.dry_run,

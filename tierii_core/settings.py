@@ -258,7 +258,7 @@ class SettingsReader:
         self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         path = env_file or _settings_file or Path.cwd() / ".env"
         self.env_file = path if path.is_file() else None
-        self._config = Config(RepositoryEnv(str(path)) if self.env_file else RepositoryEmpty())
+        self._config = Config(_dotenv(path) if self.env_file else RepositoryEmpty())
         self._dotenv = self._config.repository
 
     def raw(self, variable: str) -> tuple[Any, str] | None:
@@ -275,7 +275,7 @@ class SettingsReader:
         """Every ``TIERII_*`` variable set in the environment or the ``.env`` file."""
         names = {k for k in os.environ if k.startswith(PREFIX)}
         if self.env_file:
-            names |= {k for k in RepositoryEnv(str(self.env_file)).data if k.startswith(PREFIX)}
+            names |= {k for k in _dotenv(self.env_file).data if k.startswith(PREFIX)}
         return names
 
     def load(self, cls: type, component: str | None = None) -> Any:
@@ -314,6 +314,22 @@ class SettingsReader:
                 found[1] if found else "default",
                 _is_secret(attribute),
             )
+
+
+def _dotenv(path: Path) -> RepositoryEnv:
+    """The settings file, read by decouple; one that is not UTF-8 is named with its line."""
+    try:
+        return RepositoryEnv(str(path))
+    except UnicodeDecodeError:
+        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise SettingsError(
+                    f"{path}:{number}: not valid UTF-8 (byte {line[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); save it as UTF-8"
+                ) from None
+        raise SettingsError(f"{path}: not valid UTF-8; save it as UTF-8") from None
 
 
 def _is_secret(attribute: attrs.Attribute) -> bool:

@@ -3,11 +3,20 @@
 Starlette (ASGI) served by uvicorn. The token in the link is verified with the campaign's
 secret (constant-time); a genuine request suppresses the address at once. POST answers 200
 without redirecting (RFC 8058 §3.2); GET never changes anything (link scanners follow GETs).
+
+A body larger than :data:`MAX_BODY` is refused (413) before it is read whole. The suppression
+goes through :class:`~tierii_core.suppression.Suppressor`, off the event loop: written before
+the answer when the state database is free, else queued durably and applied when it frees;
+either way the answer is 200 and the unsubscribe is honoured by the next send.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import html
+import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -16,8 +25,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from tierii_core.errors import ConfigurationError
 from tierii_core.suppression import Suppressor
 from tierii_core.unsubscribe import PARAMETER, UnsubscribeLinks
+
+#: a one-click body is ``List-Unsubscribe=One-Click``; anything far larger is not one
+MAX_BODY = 1024 * 1024
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
@@ -28,6 +41,19 @@ PAGE = """<!doctype html>
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title=html.escape(title), body=body), status_code=status)
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The raw body, or None as soon as it is known to be larger than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
@@ -46,7 +72,10 @@ def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
                 '<form method="post"><button type="submit">Unsubscribe</button></form>'
             )
             return _page("Unsubscribe", form)
-        body = (await request.body()).decode("utf-8", errors="replace")
+        raw = await read_body(request)
+        if raw is None:
+            return PlainTextResponse(f"body larger than {MAX_BODY} bytes\n", status_code=413)
+        body = raw.decode("utf-8", errors="replace")
         one_click = "List-Unsubscribe=One-Click" in body
         reason = "one-click unsubscribe" if one_click else "unsubscribe page"
         await run_in_threadpool(suppressor.suppress, email, reason, "unsubscribe")
@@ -56,12 +85,43 @@ def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
             "Unsubscribed", f"<p><strong>{shown}</strong> will get no more marketing email from us.</p>"
         )
 
-    app = Starlette(routes=[Route(links.path, endpoint, methods=["GET", "POST"])])
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        suppressor.close()
+
+    app = Starlette(routes=[Route(links.path, endpoint, methods=["GET", "POST"])], lifespan=lifespan)
     app.state.suppressions = suppressor.suppressions
+    app.state.suppressor = suppressor
     return app
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a ConfigurationError (exit 2) saying why not:
+    a port in use is a usage problem, not a stop."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        hint = " (another server uses it: choose another --port)" if exc.errno == errno.EADDRINUSE else ""
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+    return sock
 
 
 def serve(links: UnsubscribeLinks, state_dir: Path, *, host: str, port: int) -> None:
     import uvicorn
 
-    uvicorn.run(make_app(links, state_dir), host=host, port=port, log_level="warning", proxy_headers=True)
+    sock = listen(host, port)
+    config = uvicorn.Config(make_app(links, state_dir), log_level="warning", proxy_headers=True)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has shut down for
+        pass
+    finally:
+        sock.close()

@@ -197,3 +197,22 @@ def test_help_stays_light_with_every_plugin_installed() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_an_oversized_csv_cell_rejects_its_row_with_its_line_and_the_others_are_sent(
+    tmp_path: Path, examples: Path, clean_environment: Path
+) -> None:
+    people = tmp_path / "people.csv"
+    big = "x" * (csv.field_size_limit() + 1)
+    people.write_text(
+        "email,first_name,last_name,favorite,city\n"
+        f"a@example.com,Ana,A,{big},LA\nb@example.com,Bo,B,sativa,LA\nc@example.com,Cy,C,indica,SF\n"
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["--env-file", str(DEMO_ENV), "send", str(people), "-t", str(examples / "welcome.mustache")],
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert f"{people}:2" in result.stderr
+    assert len(outbox_messages(clean_environment / "outbox")) == 2

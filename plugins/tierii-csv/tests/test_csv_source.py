@@ -10,15 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tierii_core.contacts import contacts_from
 from tierii_core.errors import SourceError
 from tierii_core.models import Contact, Rejected
 from tierii_csv.source import CsvSource, sniff_delimiter
 
 
 def read(path: Path) -> list[Contact | Rejected]:
+    """The records as the core uses them: the core checks and de-duplicates the addresses."""
     source = CsvSource(str(path), None)
     source.validate()
-    return list(source)
+    return list(contacts_from(source))
 
 
 def write(tmp_path: Path, data: str | bytes, name: str = "c.csv") -> Path:
@@ -121,7 +123,7 @@ def test_streams_without_reading_everything_first(tmp_path: Path) -> None:
     path = write(tmp_path, "email\n" + "".join(f"u{i}@example.com\n" for i in range(1000)))
     iterator = iter(CsvSource(str(path), None))
     first = next(iterator)
-    assert first.email == "u0@example.com"
+    assert first.fields["email"] == "u0@example.com"
 
 
 def test_estimate_count(tmp_path: Path) -> None:
@@ -157,3 +159,81 @@ def test_write_read_round_trip_with_arbitrary_unicode(
     assert [i.fields for i in items] == [
         {"email": f"user{i}@example.com", "name": name, "note": note} for i, (name, note) in enumerate(rows)
     ]
+
+
+def test_a_cell_over_the_field_limit_rejects_that_row_and_the_run_goes_on(tmp_path: Path) -> None:
+    big = "x" * (csv.field_size_limit() + 1)
+    items = read(write(tmp_path, f"email,note\na@example.com,A\nb@example.com,{big}\nc@example.com,C\n"))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Contact", "2"),
+        ("Rejected", "3"),
+        ("Contact", "4"),
+    ]
+    assert items[1].reason == f"a cell is larger than {csv.field_size_limit()} characters (128 KiB)"
+
+
+def test_an_oversized_quoted_cell_over_several_lines_is_skipped_whole(tmp_path: Path) -> None:
+    # the rest of the quoted cell must not be read as rows of its own (one holds an address)
+    lines = "\n".join(["y" * 40_000] * 4 + ["x@example.com,z"])
+    text = f'email,note\na@example.com,"{lines}"\nc@example.com,C\n'
+    items = read(write(tmp_path, text))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Rejected", "2"),
+        ("Contact", "7"),
+    ]
+    assert items[1].email == "c@example.com"
+
+
+def test_a_carriage_return_inside_an_unquoted_cell_rejects_that_row(tmp_path: Path) -> None:
+    items = read(write(tmp_path, b"email,note\na@example.com,x\ry\nb@example.com,B\n"))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Rejected", "2"),
+        ("Contact", "3"),
+    ]
+    assert "carriage return" in items[0].reason
+
+
+def test_an_oversized_header_cell_is_an_error_naming_line_1(tmp_path: Path) -> None:
+    big = "x" * (csv.field_size_limit() + 1)
+    with pytest.raises(SourceError, match=r"c.csv:1: header row: a cell is larger than"):
+        read(write(tmp_path, f"email,{big}\na@example.com,A\n"))
+
+
+def test_a_quote_never_closed_rejects_its_row_and_names_the_lines_it_swallowed(tmp_path: Path) -> None:
+    items = read(write(tmp_path, 'email,name\na@example.com,Ana\nb@example.com,"Bo\nc@example.com,Cy\n'))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Contact", "2"),
+        ("Rejected", "3"),
+    ]
+    assert items[1].reason == "a quoted cell is never closed: lines 3-4 were read as one row"
+
+
+def test_stray_quotes_in_an_oversized_unquoted_cell_swallow_nothing(tmp_path: Path) -> None:
+    big = "x" * 140_000 + ' a 5" screen'  # one quote, literal in an unquoted cell
+    items = read(write(tmp_path, f"email,note\na@example.com,{big}\nb@example.com,B\nc@example.com,C\n"))
+    assert [(type(i).__name__, i.origin.rsplit(":", 1)[1]) for i in items] == [
+        ("Rejected", "2"),
+        ("Contact", "3"),
+        ("Contact", "4"),
+    ]
+
+
+@given(
+    st.lists(
+        st.lists(st.text(st.sampled_from('ab",; \n'), max_size=8), min_size=2, max_size=2),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_row_the_csv_module_writes_is_read_back_in_step(rows: list[list[str]]) -> None:
+    """Quotes anywhere, in any cell: the quote tracking agrees with the csv module."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["email", "note"])
+    for i, (a, b) in enumerate(rows):
+        writer.writerow([f"u{i}@example.com", a + b])
+    source = CsvSource("-", None)
+    source._open = lambda: io.BytesIO(buffer.getvalue().encode())  # type: ignore[method-assign]
+    items = list(source)
+    assert [type(i).__name__ for i in items] == ["SourceRecord"] * len(rows)
+    assert [i.fields["note"] for i in items] == [a + b for a, b in rows]

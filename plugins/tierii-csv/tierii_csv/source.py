@@ -24,6 +24,8 @@ class _DecodedLines:
         self.raw = raw
         self.number = 0
         self.bad: dict[int, str] = {}
+        self.delimiter = ","  # set once the header is sniffed
+        self.open_quote = False  # whether the lines so far end inside a quoted cell
 
     def __iter__(self) -> Iterator[str]:
         for data in self.raw:
@@ -31,12 +33,48 @@ class _DecodedLines:
             if self.number == 1 and data.startswith(BOM):
                 data = data[len(BOM) :]
             try:
-                yield data.decode("utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 self.bad[self.number] = (
                     f"not valid UTF-8 (byte {data[exc.start]:#04x} at column {exc.start + 1})"
                 )
-                yield data.decode("utf-8", errors="replace")
+                text = data.decode("utf-8", errors="replace")
+            self.open_quote = open_quote_after(text, self.open_quote, self.delimiter)
+            yield text
+
+
+def open_quote_after(line: str, open_quote: bool, delimiter: str) -> bool:
+    """Whether a quoted cell is still open at the end of ``line``, given whether one was open
+    at its start, by the csv module's rules: a quote opens a cell only at the cell's start,
+    ``""`` inside one is a quote, any other quote is a character like the others."""
+    if '"' not in line:
+        return open_quote
+    i, at_start = 0, not open_quote  # outside quotes, a line starts a row, so a cell
+    while True:
+        if open_quote:
+            j = line.find('"', i)
+            while j != -1 and line.startswith('""', j):
+                j = line.find('"', j + 2)
+            if j == -1:
+                return True
+            open_quote, at_start, i = False, False, j + 1
+        elif at_start and line.startswith('"', i):
+            open_quote, i = True, i + 1
+        else:
+            k = line.find(delimiter, i)
+            if k == -1:
+                return False
+            at_start, i = True, k + 1
+
+
+def _unreadable(exc: csv.Error) -> str:
+    """The csv module's complaint about a row, in the user's terms."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a cell is larger than {csv.field_size_limit()} characters (128 KiB)"
+    if "new-line character seen in unquoted field" in text:
+        return "a carriage return inside a cell that is not quoted"
+    return f"not readable as CSV: {text}"
 
 
 def sniff_delimiter(header: str) -> str:
@@ -83,19 +121,33 @@ class CsvSource(ContactSource):
             if 1 in lines.bad:
                 raise SourceError(f"{self.path}:1: header row {lines.bad[1]}")
             delimiter = sniff_delimiter(header_line)
-            header = next(csv.reader([header_line], delimiter=delimiter))
-            columns = [name.strip() for name in header]
+            columns = self._header(header_line, delimiter)
             self._email_column(columns)  # no email column: SourceError naming the header
-            reader = csv.reader(itertools.chain([header_line], line_iter), delimiter=delimiter)
-            next(reader)  # the header again: keeps reader.line_num in step with the file
-            previous_line = 1
-            for row in reader:
-                first_line, previous_line = previous_line + 1, reader.line_num
+            lines.delimiter, lines.open_quote = delimiter, False
+            reader = csv.reader(line_iter, delimiter=delimiter)
+            while True:
+                first_line = lines.number + 1
+                origin = f"{self.path}:{first_line}"
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    reason = _unreadable(exc)
+                    if lines.open_quote:  # stopped inside a quoted cell: skip to its end
+                        for _ in itertools.takewhile(lambda _: lines.open_quote, line_iter):
+                            pass
+                    lines.open_quote = False
+                    yield Rejected(origin, reason)
+                    continue
+                if lines.open_quote:  # the file ended inside a quoted cell
+                    span = f"lines {first_line}-{lines.number}"
+                    yield Rejected(origin, f"a quoted cell is never closed: {span} were read as one row")
+                    return
                 if not row or all(not cell.strip() for cell in row):
                     continue
-                origin = f"{self.path}:{first_line}"
                 bad = next(
-                    (lines.bad[n] for n in range(first_line, reader.line_num + 1) if n in lines.bad), None
+                    (lines.bad[n] for n in range(first_line, lines.number + 1) if n in lines.bad), None
                 )
                 if bad:
                     yield Rejected(origin, bad)
@@ -105,6 +157,13 @@ class CsvSource(ContactSource):
                     continue
                 # a short row lacks its last columns: the strict templates fail it if they use them
                 yield SourceRecord(dict(zip(columns, row, strict=False)), origin)
+
+    def _header(self, header_line: str, delimiter: str) -> list[str]:
+        try:
+            header = next(csv.reader([header_line], delimiter=delimiter))
+        except csv.Error as exc:
+            raise SourceError(f"{self.path}:1: header row: {_unreadable(exc)}") from None
+        return [name.strip() for name in header]
 
     def validate(self) -> None:
         """Read the header now, so that a file without an email column stops the run early."""
@@ -118,8 +177,7 @@ class CsvSource(ContactSource):
             raise SourceError(f"{self.path}:1: header row is not valid UTF-8") from None
         if not header.strip():
             raise SourceError(f"{self.path}: empty file: a header row with an 'email' column is needed")
-        columns = next(csv.reader([header], delimiter=sniff_delimiter(header)))
-        self._email_column([c.strip() for c in columns])
+        self._email_column(self._header(header, sniff_delimiter(header)))
 
     def _email_column(self, columns: list[str]) -> int:
         index = find_email_column(columns)

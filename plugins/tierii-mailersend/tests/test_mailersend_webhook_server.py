@@ -9,7 +9,6 @@ import csv
 import http.client
 import json
 import os
-import sqlite3
 import threading
 import urllib.error
 import urllib.parse
@@ -29,7 +28,9 @@ from structlog.testing import capture_logs
 from tierii_core.cli import cli
 from tierii_core.errors import ConfigurationError
 from tierii_core.models import Secret
+from tierii_core.pending import PendingSuppressions
 from tierii_core.suppression import SuppressionList
+from tierii_core.testing.state_lock import hold_state_lock
 from tierii_mailersend.testing import (
     EVENT_TYPES,
     TEST_SECRET,
@@ -149,21 +150,18 @@ def test_each_of_several_secrets_is_accepted(tmp_path: Path) -> None:
     assert [e[0] for e in entries(tmp_path)] == ["a@example.com", "b@example.com"]
 
 
-def test_a_locked_database_is_503_so_that_mailersend_retries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_locked_database_queues_the_suppression_answers_200_and_applies_it_when_it_frees(
+    tmp_path: Path,
 ) -> None:
+    """Another process holds the state database's lock: nothing is lost, MailerSend need not retry."""
     app = make_app(Secret(SECRET), tmp_path)
-
-    def locked(*args: object, **kwargs: object) -> int:
-        raise sqlite3.OperationalError("database is locked")
-
-    monkeypatch.setattr(app.state.suppressions, "add", locked)
-    with running(tmp_path, app=app) as url, capture_logs() as logs:
+    with running(tmp_path, app=app) as url, hold_state_lock(tmp_path):
         answer = sign_webhook(webhook_payload("activity.hard_bounced", "ana@example.com"), SECRET).post(url)
-    assert answer == (503, "could not record the suppression; try again\n")
-    assert entries(tmp_path) == []
-    (failed,) = [e for e in logs if e["event"] == "webhook.failed"]
-    assert (failed["email"], failed["error"]) == ("ana@example.com", "database is locked")
+        assert answer == (200, "suppressed\n")
+        assert [item.entry for _, item in PendingSuppressions(tmp_path).entries()] == ["ana@example.com"]
+    assert app.state.suppressor.applied.wait(10), "the queue was not applied when the lock freed"
+    assert PendingSuppressions(tmp_path).entries() == []
+    assert [e[0] for e in entries(tmp_path)] == ["ana@example.com"]
 
 
 # -- refused calls ----------------------------------------------------------------------------

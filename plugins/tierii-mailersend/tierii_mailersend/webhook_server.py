@@ -130,6 +130,7 @@ def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starl
 
     app = Starlette(routes=[Route(path, receive, methods=["POST"])], lifespan=lifespan)
     app.state.suppressions = suppressor.suppressions
+    app.state.suppressor = suppressor
     return app
 
 

@@ -121,3 +121,8 @@ def test_unclear_locations_are_source_errors(location, settings, message):
 )
 def test_claims_database_urls_by_scheme(location, claimed):
     assert SqlSource.claims(location) is claimed
+
+
+def test_a_password_given_as_a_url_option_is_masked_too():
+    target = parse_location("postgresql://crm:pw-one@db/crm?table=contacts&password=pw-two")
+    assert target.shown == "postgresql+psycopg://crm:***@db/crm?password=***"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import email
 import email.policy
 import mailbox
+import sqlite3
 from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from tierii_core.cli import cli
 
@@ -103,3 +105,64 @@ def test_dry_run_streams_a_large_table(template, sqlite_db, table_writer):
     result = send(f"sqlite:///{path}?table=contacts", "-t", str(template), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "dry run: 5000 would be sent" in result.output
+
+
+def test_the_postgres_password_never_reaches_the_state_dir_or_the_output(
+    template, postgres_schema, postgres_location, table_writer
+):
+    engine, schema = postgres_schema
+    table_writer(engine, "contacts", PEOPLE, schema=schema)
+    location = postgres_location(f"{schema}.contacts")
+    password = make_url(location).password
+    assert password and password in location
+    result = send(location, "-t", str(template), "--outbox", "outbox", "--report", "report.json")
+    assert result.exit_code == 0, result.output
+    state = Path(".tierii")
+    for path in [*state.iterdir(), Path("report.json")]:
+        assert password.encode() not in path.read_bytes(), path
+    assert password not in result.output
+    db = sqlite3.connect(state / "journal.sqlite3")
+    (stored,) = db.execute("SELECT source FROM campaigns").fetchone()
+    db.close()
+    assert stored == make_url(location).render_as_string(hide_password=True)
+
+
+def test_with_tierii_sql_disabled_the_url_is_named_without_its_password(template, tierii_environment):
+    tierii_environment.setenv("TIERII_DISABLE_PLUGINS", "tierii-sql")
+    result = send("postgresql://crm:Secret-Pa55@127.0.0.1:1/crm?table=contacts", "-t", str(template))
+    assert result.exit_code == 2
+    assert "Secret-Pa55" not in result.output
+    assert "postgresql://crm:***@127.0.0.1:1/crm?table=contacts" in result.output
+
+
+def test_a_sqlite_url_with_two_slashes_says_how_to_write_it(template, sqlite_db, table_writer):
+    result = send("sqlite://crm.db?table=contacts", "-t", str(template), "--dry-run")
+    assert result.exit_code == 2
+    assert "sqlite://crm.db" in result.output and "sqlite:///crm.db" in result.output
+    assert "three slashes" in result.output
+
+
+@pytest.mark.parametrize(("option", "value"), [("check_same_thread", "maybe"), ("timeout", "abc")])
+def test_a_bad_sqlite_driver_option_is_named(template, sqlite_db, table_writer, option, value):
+    engine, path = sqlite_db
+    table_writer(engine, "contacts", PEOPLE)
+    result = CliRunner().invoke(
+        cli,
+        ["send", "--transactional", f"sqlite:///{path}?table=contacts&{option}={value}", "-t", str(template)],
+    )
+    assert result.exit_code == 2, result.output
+    assert not isinstance(result.exception, (ValueError, TypeError)), repr(result.exception)
+    assert f"{option}={value}" in result.output and "driver option" in result.output
+
+
+def test_a_bad_postgres_driver_option_is_named_without_the_password(
+    template, postgres_schema, postgres_location, table_writer
+):
+    engine, schema = postgres_schema
+    table_writer(engine, "contacts", PEOPLE, schema=schema)
+    location = postgres_location(f"{schema}.contacts", prepare_threshold="abc", sslpassword="k3y-w0rd")
+    result = CliRunner().invoke(cli, ["send", "--transactional", location, "-t", str(template)])
+    assert result.exit_code == 2, result.output
+    assert not isinstance(result.exception, (ValueError, TypeError)), repr(result.exception)
+    assert "prepare_threshold=abc" in result.output and "driver option" in result.output
+    assert make_url(location).password not in result.output and "k3y-w0rd" not in result.output

@@ -8,7 +8,6 @@ name a table; ``TIERII_SQL_TABLE`` or ``TIERII_SQL_QUERY`` do it for a URL witho
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from attrs import frozen
@@ -16,18 +15,17 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from tierii_core.errors import SourceError
+from tierii_core.redact import mask_credentials
 
 TABLE_PARAMETER = "table"
 #: ``postgresql://`` means psycopg 3 here (SQLAlchemy's own default is psycopg2)
 DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg"}
-_PASSWORD_IN_URL = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<password>[^@\r\n]*)(?P<at>@)"
-)
 
 
 def mask_url_text(text: str) -> str:
-    """``scheme://user:secret@host`` -> ``scheme://user:***@host`` wherever it occurs in ``text``."""
-    return _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['at']}", text)
+    """``scheme://user:secret@host`` -> ``scheme://user:***@host`` wherever it occurs in ``text``
+    (the core's one masking, so that every place shows a location the same way)."""
+    return mask_credentials(text)
 
 
 @frozen
@@ -41,8 +39,8 @@ class Target:
 
     @property
     def shown(self) -> str:
-        """The URL with its password masked, and the table if it names one."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL with its password (and a ``?password=`` option) masked."""
+        return _shown(self.url)
 
     @property
     def what(self) -> str:
@@ -92,4 +90,4 @@ def parse_location(location: str, *, table: str = "", query: str = "") -> Target
 
 
 def _shown(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+    return mask_url_text(url.render_as_string(hide_password=True))

@@ -22,13 +22,13 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from tierii_core.contacts import find_email_column
 from tierii_core.errors import RunStopped, SourceError
 from tierii_core.models import Rejected, SourceRecord
-from tierii_sql.location import Target, parse_location
+from tierii_sql.location import Target, mask_url_text, parse_location
 from tierii_sql.records import to_record
 
 
@@ -45,6 +45,13 @@ class SqlReader:
     def _engine(self) -> Engine:
         url = self.target.url
         if url.get_backend_name() == "sqlite":
+            if url.host:  # sqlite://crm.db: the file name was read as a host
+                path = "/".join(part for part in (url.host, url.database) if part)
+                raise SourceError(
+                    f"{mask_url_text(self.location)}: not a SQLite URL: a file needs three slashes "
+                    f"before a relative path (sqlite:///{path}) and four before an absolute one "
+                    "(sqlite:////var/data/crm.db)"
+                )
             database = url.database or ""
             if (
                 database not in ("", ":memory:")
@@ -54,6 +61,8 @@ class SqlReader:
                 raise SourceError(f"{self.target.shown}: no such database file {database}")
         try:
             return create_engine(url, poolclass=NullPool)
+        except (ValueError, TypeError, ArgumentError) as exc:  # an option SQLAlchemy parses itself
+            raise self._option_error(exc) from None
         except (NoSuchModuleError, ModuleNotFoundError) as exc:
             hint = " (pip install 'tierii-sql[postgresql]')" if url.get_backend_name() == "postgresql" else ""
             raise SourceError(
@@ -75,6 +84,19 @@ class SqlReader:
             raise SourceError(f"{self.target.shown}: {self._problem(exc)}") from None
         finally:
             engine.dispose()
+
+    def _option_error(self, exc: Exception) -> SourceError:
+        """A driver option with a value the driver cannot use (``check_same_thread=maybe``,
+        ``prepare_threshold=abc``): name it, or all of them when the driver does not say which."""
+        options = [(key, str(value)) for key, value in self.target.url.query.items()]
+        text = self.target.mask(" ".join(str(exc).split()))
+        named = [(k, v) for k, v in options if v and (repr(v) in text or f'"{v}"' in text)]
+        shown = [mask_url_text(f"?{k}={v}")[1:] for k, v in named or options]
+        if len(named) == 1:
+            which = f"the driver option {shown[0]}"
+        else:
+            which = f"one of the driver options ({', '.join(shown) or 'none'})"
+        return SourceError(f"{self.target.shown}: the database driver refused {which}: {text}")
 
     def _problem(self, exc: SQLAlchemyError) -> str:
         original = exc.orig if isinstance(exc, DBAPIError) else exc
@@ -130,9 +152,16 @@ class SqlReader:
         return result, columns, email_index, [columns.index(k) for k in keys if k in columns]
 
     def validate(self) -> None:
-        """Connect, find the table or run the query, and check for an email column: before sending."""
-        with self._connection() as connection:
-            self._rows(connection)[0].close()
+        """Connect, find the table or run the query, and check for an email column: before sending.
+
+        A driver option it cannot use surfaces here, as the driver's ValueError or TypeError
+        (not a database error): it becomes a SourceError naming the option.
+        """
+        try:
+            with self._connection() as connection:
+                self._rows(connection)[0].close()
+        except (ValueError, TypeError) as exc:
+            raise self._option_error(exc) from None
 
     def __iter__(self) -> Iterator[SourceRecord | Rejected]:
         produced = 0
