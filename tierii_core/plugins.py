@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "tierii_core.default_plugins.credentials",
     "tierii_core.default_plugins.observers",
     "tierii_core.default_plugins.compliance",
+    "tierii_core.default_plugins.authentication",
 )
 
 #: registration hook for each component kind

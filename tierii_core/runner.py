@@ -35,6 +35,7 @@ from tierii_core.models import Contact, ErrorKind, Message, Outcome, Rejected, R
 from tierii_core.observe import notify
 from tierii_core.plugins import PluginManager, Registry
 from tierii_core.ratelimit import TokenBucket, parse_rate
+from tierii_core.sender_auth import prepare_providers
 from tierii_core.settings import CoreSettings, SettingsReader
 from tierii_core.suppression import SuppressionList
 from tierii_core.unsubscribe import UnsubscribeLinks
@@ -147,6 +148,8 @@ class Campaign:
         self.slots: list[ProviderSlot] = []
         if need_provider:
             self.slots = [self._slot(p) for p in self._select_providers()]
+            # the DKIM signer goes to the providers; rules may refuse the chain (sender_auth.py)
+            prepare_providers([slot.provider for slot in self.slots], self.reader, self.rules)
         self.provider_names = tuple(slot.name for slot in self.slots)
         self.campaign = campaign_id(self.options, self.provider_names)
         self._check_opening_messages()

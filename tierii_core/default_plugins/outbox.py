@@ -26,6 +26,8 @@ class Outbox(DeliveryProvider):
     name = "outbox"
     priority = -100  # only when no real provider is configured
     max_batch = 100
+    dkim_signs = True  # the Maildir holds the bytes as they would leave, signature included
+    delivers = False  # nothing leaves this machine: no receiver checks who sent it
 
     @frozen
     class Settings:
@@ -47,7 +49,7 @@ class Outbox(DeliveryProvider):
     def send(self, messages: Sequence[Message]) -> list[Outcome]:
         outcomes = []
         for message in messages:
-            data = message.as_bytes()
+            data = self.message_bytes(message)
             try:
                 with self._lock:  # mailbox.Maildir is not thread-safe
                     key = self._maildir.add(data)

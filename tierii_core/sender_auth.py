@@ -1,0 +1,37 @@
+"""Sender authentication before a run: the DKIM signer given to providers, and the rules
+that look at the provider chain (``ComplianceRule.check_providers``).
+
+The runner calls :func:`prepare_providers` once, after choosing the providers and before
+opening them; every configuration problem here is an exit 2, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tierii_core.components import ComplianceRule, DeliveryProvider
+from tierii_core.errors import ConfigurationError
+
+
+def load_signer(reader: Any) -> Any:
+    """The DKIM signer of ``TIERII_DKIM_*`` (a :class:`~tierii_core.dkim.DkimSigner`), or None."""
+    from tierii_core.dkim import SETTINGS_PREFIX, DkimSettings, signer_from_settings
+
+    return signer_from_settings(reader.load(DkimSettings, SETTINGS_PREFIX))
+
+
+def prepare_providers(
+    providers: Sequence[DeliveryProvider], reader: Any, rules: Sequence[ComplianceRule]
+) -> None:
+    """Give the DKIM signer to the providers that send serialized bytes (an API provider that
+    signs with the customer's domain, such as MailerSend, has no use for it), then let each
+    rule refuse the chain."""
+    signer = load_signer(reader)
+    for provider in providers:
+        if provider.dkim_signs:
+            provider.signer = signer
+    for rule in rules:
+        reason = rule.check_providers(providers)
+        if reason is not None:
+            raise ConfigurationError(f"rule {rule.name}: {reason}")
