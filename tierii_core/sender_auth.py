@@ -7,11 +7,12 @@ opening them; every configuration problem here is an exit 2, before anything is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tierii_core.components import ComplianceRule, DeliveryProvider
 from tierii_core.errors import ConfigurationError
+from tierii_core.models import CheckStep
 
 
 def load_signer(reader: Any) -> Any:
@@ -35,3 +36,22 @@ def prepare_providers(
         reason = rule.check_providers(providers)
         if reason is not None:
             raise ConfigurationError(f"rule {rule.name}: {reason}")
+
+
+def dkim_steps(provider: DeliveryProvider, reader: Any) -> Iterator[CheckStep]:
+    """``tierii check``'s DKIM lines: who signs, with which selector and key (never the key)."""
+    signer = load_signer(reader)
+    if provider.signs_for_sender:
+        unused = "; TIERII_DKIM_* is not used with it" if signer is not None else ""
+        yield CheckStep("dkim", True, f"{provider.name} signs with your own domain itself{unused}")
+        return
+    if signer is None:
+        yield CheckStep("dkim", True, "no key configured (TIERII_DKIM_*): messages are not signed")
+        return
+    if not provider.dkim_signs:
+        yield CheckStep("dkim", False, f"{provider.name} does not send TierII's signed bytes: no signature")
+        return
+    for key in signer.keys:
+        yield CheckStep(
+            "dkim", True, f"signing as d={signer.domain}, s={key.selector} ({key.algorithm}, {key.bits} bits)"
+        )
