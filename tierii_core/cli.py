@@ -81,6 +81,7 @@ def _setup(log_json: bool | None = None) -> Any:
 def check(provider_name: str | None, auth_domain: str | None, as_json: bool) -> None:
     """Validate settings, show them (secrets masked) and test the provider."""
     from tierii_core.plugins import Registry, plugin_settings
+    from tierii_core.sender_auth import SETTINGS_SECTIONS
 
     pm = _setup()
     reader = settings_reader({env_name(None, "provider"): provider_name})
@@ -97,6 +98,7 @@ def check(provider_name: str | None, auth_domain: str | None, as_json: bool) -> 
         for i in registry.components()
         if attrs.fields(i.cls.Settings)
     ]
+    sections += list(SETTINGS_SECTIONS)
     sections += [(f"plugin {prefix}", settings_cls, prefix) for prefix, settings_cls in plugin_settings(pm)]
     for title, settings_cls, component in sections:
         click.echo(f"[{title}]")

@@ -26,8 +26,8 @@ DEFAULT_PLUGINS = (
     "tierii_core.default_plugins.outbox",
     "tierii_core.default_plugins.credentials",
     "tierii_core.default_plugins.observers",
+    "tierii_core.default_plugins.authentication",  # before compliance: its rules are listed after
     "tierii_core.default_plugins.compliance",
-    "tierii_core.default_plugins.authentication",
 )
 
 #: registration hook for each component kind
