@@ -10,6 +10,7 @@ Point TierII at it with ``TIERII_DNS_SERVERS=127.0.0.1:<port>`` (:attr:`NsdServe
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -24,7 +25,22 @@ START_TIMEOUT = 30.0
 
 
 def nsd_available() -> bool:
-    return Path(NSD).exists() or shutil.which("nsd") is not None
+    return Path(NSD).exists()
+
+
+def require_nsd() -> None:
+    """Skip the calling test when NSD is missing, or fail when TIERII_REQUIRE_NSD=1 (CI)."""
+    import pytest
+
+    if nsd_available():
+        return
+    message = (
+        f"{NSD} is missing (apt-get install nsd; the daemon is never started); "
+        "set TIERII_REQUIRE_NSD=1 to make its absence a failure"
+    )
+    if os.environ.get("TIERII_REQUIRE_NSD") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def txt(value: str) -> str:
