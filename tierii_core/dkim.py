@@ -165,7 +165,7 @@ class DkimKey:
 def load_key(pem: bytes, selector: str, where: str) -> DkimKey:
     """A :class:`DkimKey` from PEM bytes; ``where`` (the setting, and the file) names the place in
     errors. The key's content never appears in a message."""
-    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
@@ -185,7 +185,10 @@ def load_key(pem: bytes, selector: str, where: str) -> DkimKey:
                 f"{where}: the RSA key has {key.key_size} bits; DKIM needs at least {MIN_RSA_BITS}"
             )
     elif not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise ConfigurationError(f"{where}: a {type(key).__name__.lstrip('_')}; DKIM keys are RSA or Ed25519")
+        kind = (
+            "an elliptic-curve (ECDSA)" if isinstance(key, ec.EllipticCurvePrivateKey) else "another kind of"
+        )
+        raise ConfigurationError(f"{where}: {kind} key; DKIM keys are RSA (2048 bits or more) or Ed25519")
     return DkimKey(selector, key)
 
 

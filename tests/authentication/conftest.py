@@ -83,6 +83,7 @@ def zones(keys: dict[str, DkimKey]) -> dict[str, list[tuple[str, str, str]]]:
         "nodmarc.example": [("@", "TXT", GOOD_SPF), *dkim],
         "pnone.example": [("@", "TXT", GOOD_SPF), ("_dmarc", "TXT", "v=DMARC1; p=none"), *dkim],
         "other.example": [("@", "TXT", GOOD_SPF), _dmarc("other.example"), *dkim],
+        "greenleaf.example": [("@", "TXT", GOOD_SPF), _dmarc("greenleaf.example"), *dkim],
     }
 
 
