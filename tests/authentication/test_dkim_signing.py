@@ -352,3 +352,24 @@ def test_a_bad_key_stops_the_run_and_is_never_shown(
     assert "TIERII_DKIM_PRIVATE_KEY = ********  (environment)" in result.stdout
     assert secret_line not in result.stdout + result.stderr
     assert result.exit_code == 2 and "TIERII_DKIM_PRIVATE_KEY: the RSA key has 1024 bits" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        (RSA, "openssl pkey -in {} -pubout -outform DER | openssl base64 -A"),
+        (ED25519, "openssl pkey -in {} -pubout -outform DER | tail -c 32 | openssl base64 -A"),
+    ],
+)
+def test_the_documented_openssl_commands_print_the_dns_p_value(
+    keys, key_files, name: str, command: str
+) -> None:
+    import subprocess
+
+    assert command in (DEMO.parent / "docs" / "authentication.md").read_text(encoding="utf-8").replace(
+        f"dkim-{'rsa' if name == RSA else 'ed25519'}.pem", "{}"
+    )
+    printed = subprocess.run(
+        ["bash", "-c", command.format(key_files[name])], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert printed == keys[name].public_key_b64()
