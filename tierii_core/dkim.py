@@ -11,6 +11,7 @@ dkimpy and cryptography are imported when a key is loaded, never by ``tierii --h
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import time
@@ -54,6 +55,7 @@ SIGNED_HEADERS = frozenset(
 )
 OVERSIGNED = (b"from",)
 
+_FIELD_NAME = re.compile(rb"[\x21-\x7e]+\Z")
 _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----", re.S)
 _SELECTOR = re.compile(
     r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*$"
@@ -265,8 +267,9 @@ class DkimSigner:
         headers, body = _parse(message) or dkim.rfc822_parse(message)
         include = self.header_list(headers)
         body_hash = base64.b64encode(hashlib.sha256(self._policy.canonicalize_body(body)).digest())
-        # only the fields h= can select are canonicalized (the others are never hashed)
-        canonical = self._policy.canonicalize_headers([h for h in headers if h[0].lower() in SIGNED_HEADERS])
+        # only the fields h= can select are canonicalized (the others are never hashed); most
+        # of them (From, Date, MIME-Version...) are the same in every message of a campaign
+        canonical = [_relaxed(name, value) for name, value in headers if name.lower() in SIGNED_HEADERS]
         stamp = str(int(self._clock())).encode("ascii")
         out = []
         for key in self.keys:
@@ -298,6 +301,15 @@ class DkimSigner:
         return self.signature_headers(message) + message
 
 
+@functools.lru_cache(maxsize=1024)
+def _relaxed(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """dkimpy's relaxed canonicalization of one header field, remembered."""
+    from dkim.canonicalization import Relaxed
+
+    [(canonical_name, canonical_value)] = Relaxed.canonicalize_headers([(name, value)])
+    return canonical_name, canonical_value
+
+
 def _parse(message: bytes) -> tuple[list[list[bytes]], bytes] | None:
     """``dkim.rfc822_parse``'s result, faster, for a message with CRLF line ends (what
     :func:`tierii_core.mime.serialize` makes): dkimpy's splits the whole body into lines and
@@ -311,7 +323,7 @@ def _parse(message: bytes) -> tuple[list[list[bytes]], bytes] | None:
             headers[-1][1] += line + b"\r\n"
             continue
         name, colon, value = line.partition(b":")
-        if not colon or not name or not all(0x21 <= c <= 0x7E for c in name):
+        if not colon or not _FIELD_NAME.match(name):
             return None
         headers.append([name, value + b"\r\n"])
     return headers, body
