@@ -373,3 +373,22 @@ def test_the_documented_openssl_commands_print_the_dns_p_value(
         ["bash", "-c", command.format(key_files[name])], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert printed == keys[name].public_key_b64()
+
+
+def test_check_says_a_provider_that_signs_itself_ignores_the_key(key_files) -> None:
+    from tierii_core.sender_auth import dkim_steps
+    from tierii_core.settings import SettingsReader
+
+    reader = SettingsReader(
+        {
+            "TIERII_DKIM_DOMAIN": "greenleaf.example",
+            "TIERII_DKIM_SELECTOR": "rsa2026",
+            "TIERII_DKIM_PRIVATE_KEY_FILE": str(key_files[RSA]),
+        }
+    )
+    [step] = dkim_steps(_Api(None, None), reader)
+    assert (
+        step.ok and step.detail == "api signs with your own domain itself; TIERII_DKIM_* is not used with it"
+    )
+    [step] = dkim_steps(_Relay(None, None), reader)
+    assert step.detail == "signing as d=greenleaf.example, s=rsa2026 (rsa-sha256, 2048 bits)"
