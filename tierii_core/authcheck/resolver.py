@@ -77,7 +77,12 @@ class Lookup:
             resolver = dns.resolver.Resolver(configure=False)
             resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port) for host, port in servers]
         else:
-            resolver = dns.resolver.Resolver()
+            try:
+                resolver = dns.resolver.Resolver()
+            except (dns.resolver.NoResolverConfiguration, OSError):
+                raise ConfigurationError(
+                    f"this machine has no DNS resolver configured (/etc/resolv.conf): set {SERVERS}"
+                ) from None
         resolver.lifetime = settings.timeout
         resolver.timeout = settings.timeout
         self._resolver = resolver
