@@ -75,7 +75,7 @@ def _setup(log_json: bool | None = None) -> Any:
     default=None,
     metavar="[DOMAIN]",
     help="Check SPF, DKIM, DMARC and alignment for DOMAIN (default: the From domain) instead; "
-    "exit 1 when something is missing.",
+    "exit 1 when something is missing, 3 when DNS did not answer.",
 )
 @click.option("--json", "as_json", is_flag=True, help="With --auth: print one JSON object.")
 def check(provider_name: str | None, auth_domain: str | None, as_json: bool) -> None:

@@ -167,3 +167,17 @@ def test_usage_errors_exit_2(
 def test_no_domain_and_no_from_address_is_a_usage_error(dns_env) -> None:
     code, _, err = check_auth()
     assert code == 2 and "give the DOMAIN to check, or set TIERII_FROM_EMAIL" in err
+
+
+def test_a_dns_server_that_does_not_answer_exits_3(signing, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    signing("good.example")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("TIERII_DNS_SERVERS", f"127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setenv("TIERII_DNS_TIMEOUT", "0.3")
+        code, out, _ = check_auth("good.example")
+    assert code == 3
+    assert "FAIL spf: good.example: no answer: the SPF lookup failed" in out
+    assert "verdict: DNS did not answer every question about good.example: nothing is judged" in out

@@ -32,7 +32,8 @@ def from_domain(domain: str, core: CoreSettings) -> str:
 
 
 def run(pm: Any, reader: Any, domain: str, provider_name: str | None, as_json: bool) -> int:
-    """Check and print; the exit code (0 all in place, 1 problems); ConfigurationError is exit 2."""
+    """Check and print; the exit code (0 all in place, 1 problems, 3 DNS did not answer);
+    ConfigurationError is exit 2."""
     from tierii_core.authcheck.report import Sending, check_domain
     from tierii_core.authcheck.resolver import DNS_PREFIX, DnsSettings, Lookup
     from tierii_core.runner import Campaign, SendOptions

@@ -27,6 +27,7 @@ class Finding:
     area: str
     detail: str
     problem: str | None = None
+    unanswered: bool = False  # DNS did not answer: nothing is known about this item
 
     @property
     def ok(self) -> bool:
@@ -48,10 +49,18 @@ class AuthReport:
 
     @property
     def exit_code(self) -> int:
+        """0 all in place, 1 something missing or wrong, 3 DNS did not answer (check again)."""
+        if any(f.unanswered for f in self.findings):
+            return 3
         return 1 if self.problems else 0
 
     @property
     def verdict(self) -> str:
+        if any(f.unanswered for f in self.findings):
+            return (
+                f"DNS did not answer every question about {self.domain}: nothing is judged; check "
+                "TIERII_DNS_SERVERS (or the system's resolver) and run again"
+            )
         if not self.problems:
             return f"{self.domain} meets the {RULES} for SPF, DKIM, DMARC and alignment"
         fixes = "; ".join(f"{f.area}: {f.problem}" for f in self.problems)
@@ -102,7 +111,7 @@ def check_spf(domain: str, lookup: Lookup, relay_ips: Sequence[str], advice: lis
     except spf.PermError as exc:
         return Finding("spf", f"{domain}: invalid", f"{exc} (RFC 7208)")
     except spf.TempError as exc:
-        return Finding("spf", f"{domain}: no answer", f"the SPF lookup failed: {exc}")
+        return Finding("spf", f"{domain}: no answer", f"the SPF lookup failed: {exc}", unanswered=True)
     if record is None:
         return Finding(
             "spf",
@@ -113,8 +122,10 @@ def check_spf(domain: str, lookup: Lookup, relay_ips: Sequence[str], advice: lis
     qualifier = record.all_qualifier
     try:
         lookups = spf.count_lookups(evaluator, domain)
-    except (spf.PermError, spf.TempError) as exc:
+    except spf.PermError as exc:
         return Finding("spf", f'"{record.text}"', f"cannot follow its includes: {exc}")
+    except spf.TempError as exc:
+        return Finding("spf", f'"{record.text}"', f"an include did not answer: {exc}", unanswered=True)
     shown_all = {None: "no 'all'", "-": "-all", "~": "~all", "?": "?all", "+": "+all"}[qualifier]
     detail = f'"{record.text}": parses; {shown_all}; {lookups} of {spf.MAX_LOOKUPS} DNS lookups'
     if qualifier == "+":
@@ -191,7 +202,7 @@ def _check_key(dkim_domain: str, key: Any, lookup: Lookup, from_domain: str) -> 
     try:
         records = lookup.txt(name)
     except DnsFailure as exc:
-        return Finding("dkim", label, f"the lookup failed: {exc}")
+        return Finding("dkim", label, f"the lookup failed: {exc}", unanswered=True)
     if not records:
         return Finding("dkim", f"{label}: no record", f"publish a TXT record at {name}: {key.dns_record()}")
     message = (
@@ -242,7 +253,10 @@ def check_dmarc(domain: str, lookup: Lookup, advice: list[str]) -> tuple[dmarc.D
     try:
         where, records = dmarc.find(lookup, domain)
     except DnsFailure as exc:
-        return None, Finding("dmarc", f"_dmarc.{domain}: no answer", f"the DMARC lookup failed: {exc}")
+        failed = Finding(
+            "dmarc", f"_dmarc.{domain}: no answer", f"the DMARC lookup failed: {exc}", unanswered=True
+        )
+        return None, failed
     if not records:
         return None, Finding(
             "dmarc",

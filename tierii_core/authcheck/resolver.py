@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 from tierii_core.errors import ConfigurationError
@@ -31,6 +32,7 @@ class DnsSettings:
     )
     timeout: float = field(
         default=5.0,
+        validator=attrs.validators.gt(0),
         metadata={"help": "Seconds to wait for each DNS answer.", "form": "a number of seconds > 0"},
     )
 
