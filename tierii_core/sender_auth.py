@@ -83,9 +83,11 @@ class DkimAligned(ComplianceRule):
         self.domain = domain
 
     def check_message(self, message: Message) -> str | None:
+        from_domain = message.sender.email.rpartition("@")[2].lower()
+        if from_domain == self.domain:
+            return None  # the signing domain itself: aligned without reading the suffix list
         from tierii_core.orgdomain import aligned, organisational_domain
 
-        from_domain = message.sender.email.rpartition("@")[2].lower()
         if aligned(from_domain, self.domain):
             return None
         return (
