@@ -119,7 +119,7 @@ def test_a_changed_message_no_longer_verifies(keys, lookup: Lookup, tamper) -> N
     assert verified(changed, lookup) == [False, False]
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     name=st.text(max_size=80),
     subject=st.text(max_size=300),
