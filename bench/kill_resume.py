@@ -51,6 +51,7 @@ def main() -> dict:
                 TIERII_SMTP_HOST="127.0.0.1",
                 TIERII_SMTP_PORT=str(sink.port),
                 TIERII_SMTP_SECURITY="none",
+                TIERII_SMTP_RELAY_SIGNS="true",  # a relay that DKIM-signs (the authenticated rule)
             )
             command = tierii("send", str(contacts), "-t", str(template), "--batch-size", "50")
             started = time.monotonic()

@@ -30,6 +30,7 @@ class OwnHeader(DeliveryProvider):
     """Adds its own one-click header to every message."""
 
     name = "ownheader"
+    signs_for_sender = True  # the sender-authentication rule is not what these tests are about
     max_batch = 10
     adds_list_unsubscribe = True
 

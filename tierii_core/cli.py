@@ -88,12 +88,28 @@ def _setup(log_json: bool | None = None, *, tolerant: bool = False) -> Any:
 
 @cli.command()
 @click.option("--provider", "provider_name", help="Provider to test (default: the one a send would use).")
-def check(provider_name: str | None) -> None:
+@click.option(
+    "--auth",
+    "auth_domain",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[DOMAIN]",
+    help="Check SPF, DKIM, DMARC and alignment for DOMAIN (default: the From domain) instead; "
+    "exit 1 when something is missing, 3 when DNS did not answer.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --auth: print one JSON object.")
+def check(provider_name: str | None, auth_domain: str | None, as_json: bool) -> None:
     """Validate settings, show them (secrets masked) and test the provider."""
     from tierii_core.plugins import Registry, plugin_settings
+    from tierii_core.sender_auth import SETTINGS_SECTIONS
 
     pm = _setup()
     reader = settings_reader({env_name(None, "provider"): provider_name})
+    if auth_domain is not None:
+        from tierii_core.authcheck import command
+
+        sys.exit(command.run(pm, reader, auth_domain, provider_name, as_json))
     registry = Registry(pm)
     known = set()
     problems = []
@@ -103,6 +119,7 @@ def check(provider_name: str | None) -> None:
         for i in registry.components()
         if attrs.fields(i.cls.Settings)
     ]
+    sections += list(SETTINGS_SECTIONS)
     sections += [(f"plugin {prefix}", settings_cls, prefix) for prefix, settings_cls in plugin_settings(pm)]
     for title, settings_cls, component in sections:
         click.echo(f"[{title}]")
@@ -134,6 +151,10 @@ def check(provider_name: str | None) -> None:
     ok = True
     for step in provider.check():
         ok = ok and step.ok
+        click.echo(f"  {'ok  ' if step.ok else 'FAIL'} {step.step}: {step.detail}")
+    from tierii_core.sender_auth import dkim_steps
+
+    for step in dkim_steps(provider, reader):  # a bad key is a ConfigurationError: exit 2
         click.echo(f"  {'ok  ' if step.ok else 'FAIL'} {step.step}: {step.detail}")
     if not ok:
         sys.exit(ExitCode.STOPPED)

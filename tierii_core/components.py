@@ -137,6 +137,15 @@ class DeliveryProvider(Component):
     #: message instead of TierII's (MailerSend on plans without custom headers); may be set per
     #: instance in ``__init__``. The one-click-unsubscribe rule then accepts the message.
     adds_list_unsubscribe: ClassVar[bool] = False
+    #: True when the provider hands over the bytes of :meth:`message_bytes` (SMTP, a Maildir):
+    #: they carry TierII's own DKIM signature when ``TIERII_DKIM_*`` is configured
+    dkim_signs: ClassVar[bool] = False
+    #: False for a provider that only writes messages locally (the outbox): a receiver never
+    #: sees them, so the sender-authentication rule does not apply to it
+    delivers: ClassVar[bool] = True
+    #: the core's DKIM signer (:class:`tierii_core.dkim.DkimSigner`), set before :meth:`open`
+    #: on providers with ``dkim_signs`` when a key is configured; None otherwise
+    signer: Any = None
 
     def __init__(self, settings: Any, credentials: Credentials | None) -> None:
         self.settings = settings
@@ -160,6 +169,15 @@ class DeliveryProvider(Component):
         """The run must stop now (a second Ctrl-C is near): unblock any ``send`` waiting on the
         network, e.g. by shutting its sockets down. Called from another thread; ``send`` then
         returns at once, a message possibly accepted as unknown, the others as transient."""
+
+    def message_bytes(self, message: Message) -> bytes:
+        """The message as RFC 5322 bytes, DKIM-signed when the core gave this provider a signer.
+
+        Providers that send serialized messages call this rather than ``message.as_bytes()``
+        (and set ``dkim_signs = True``); it is safe to call from several threads at once.
+        """
+        data = message.as_bytes()
+        return data if self.signer is None else self.signer.sign(data)
 
     def check(self) -> Iterator[CheckStep]:
         """``tierii check``: try the connection step by step, yielding each step's result."""
@@ -210,6 +228,11 @@ class ComplianceRule(Component):
         return None
 
     def check_message(self, message: Message) -> str | None:
+        return None
+
+    def check_providers(self, providers: Sequence[DeliveryProvider]) -> str | None:
+        """Called once before sending with the provider chain (their DKIM signers attached):
+        a reason refuses the whole run (exit 2). The ``authenticated`` rule uses it."""
         return None
 
     def notes(self) -> Sequence[str]:

@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "tierii_core.default_plugins.outbox",
     "tierii_core.default_plugins.credentials",
     "tierii_core.default_plugins.observers",
+    "tierii_core.default_plugins.authentication",  # before compliance: its rules are listed after
     "tierii_core.default_plugins.compliance",
 )
 

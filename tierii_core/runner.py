@@ -37,6 +37,7 @@ from tierii_core.plugins import PluginManager
 from tierii_core.pump import Batch, pump, stop_on_signals
 from tierii_core.ratelimit import TokenBucket
 from tierii_core.redact import mask_credentials
+from tierii_core.sender_auth import prepare_providers
 from tierii_core.settings import CoreSettings, SettingsReader
 from tierii_core.suppression import SuppressionList
 from tierii_core.tally import Tally, log_outcome, summary_fields
@@ -83,6 +84,8 @@ class Campaign:
         self.messages_bucket: TokenBucket | None = self.assembly.message_bucket()
         if need_provider:
             self.slots = [_slot(p) for p in self.assembly.providers()]
+            # the DKIM signer goes to the providers; rules may refuse the chain (sender_auth.py)
+            prepare_providers([slot.provider for slot in self.slots], self.reader, self.rules)
         # a provider that adds its own one-click header (MailerSend's) satisfies that rule
         adds = bool(self.slots) and all(slot.provider.adds_list_unsubscribe for slot in self.slots)
         for rule in self.rules:

@@ -23,6 +23,7 @@ import attrs
 from tierii_core import components, errors, hookspecs, models
 from tierii_core.models import Secret
 from tierii_core.plugins import Registry, make_plugin_manager, plugin_settings
+from tierii_core.sender_auth import SETTINGS_SECTIONS
 from tierii_core.settings import CoreSettings, env_name, expected_form, settings_fields
 
 KIND_TITLES = {
@@ -73,6 +74,9 @@ def settings_reference() -> str:
     pm = make_plugin_manager()
     registry = Registry(pm)
     parts = ["### Core (`tierii-core`)", "", settings_table(CoreSettings, None), ""]
+    for title, cls, prefix in SETTINGS_SECTIONS:
+        table = settings_table(cls, prefix)
+        parts += [f"### Core: {title} (`tierii-core`)", "", cls.__doc__ or "", "", table, ""]
     for info in sorted(registry.components(), key=lambda i: (i.kind, i.name)):
         if not settings_fields(info.cls.Settings):
             continue

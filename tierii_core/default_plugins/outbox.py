@@ -26,6 +26,8 @@ class Outbox(DeliveryProvider):
     name = "outbox"
     priority = -100  # only when no real provider is configured
     max_batch = 100
+    dkim_signs = True  # the Maildir holds the bytes as they would leave, signature included
+    delivers = False  # nothing leaves this machine: no receiver checks who sent it
 
     @frozen
     class Settings:
@@ -48,7 +50,7 @@ class Outbox(DeliveryProvider):
         outcomes = []
         for message in messages:
             try:
-                data = message.as_bytes()
+                data = self.message_bytes(message)
             except ValueError as exc:  # this message cannot be written as built: its outcome alone
                 outcomes.append(Outcome.unsendable(message, self.name, f"cannot be written: {exc}"))
                 continue

@@ -78,11 +78,22 @@ def test_the_webhooks_group_offers_serve_with_its_defaults() -> None:
 def test_the_hook_adds_one_group_named_mailersend() -> None:
     import click
 
+    from tierii_mailersend import plugin
+
     group = click.Group("tierii")
-    make_plugin_manager().hook.tierii_register_commands(cli=group)
+    plugin.tierii_register_commands(cli=group)  # this plugin's hook alone, whatever else is installed
     assert list(group.commands) == ["mailersend"]
+    assert "mailersend" in _registered_groups()
     webhooks = group.commands["mailersend"].commands["webhooks"]  # type: ignore[attr-defined]
     assert list(webhooks.commands) == ["serve"]
+
+
+def _registered_groups() -> list[str]:
+    import click
+
+    group = click.Group("tierii")
+    make_plugin_manager().hook.tierii_register_commands(cli=group)
+    return list(group.commands)
 
 
 # -- settings and errors ----------------------------------------------------------------------

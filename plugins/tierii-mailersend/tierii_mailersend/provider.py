@@ -35,7 +35,7 @@ class MailerSendProvider(DeliveryProvider):
     # the defaults' figures; each instance sets its own from its settings
     max_batch = MAX_BULK_SIZE
     max_per_minute = 10 * PACING_MARGIN
-    #: MailerSend DKIM-signs with the customer's verified domain
+    #: MailerSend DKIM-signs with the customer's verified domain: TIERII_DKIM_* is not used
     signs_for_sender = True
 
     def __init__(self, settings: MailerSendSettings, credentials: Credentials | None) -> None:

@@ -24,7 +24,7 @@ Dear {{first_name}},
 your personal code is {{code}}.
 
 --
-{{sender_address}}
+Advertisement. {{sender_address}}
 Unsubscribe: {{unsubscribe_url}}
 """
 

@@ -433,6 +433,9 @@ class Campaign:
             TIERII_UNSUBSCRIBE_SECRET="test-secret-0123456789abcdef",
             TIERII_RETRY_DELAY="0.01",  # the core's backoff base: keep retries quick
             TIERII_STATE_DIR=str(root / "state"),
+            # these tests are about delivery, not sender authentication (test_smtp_dkim.py):
+            # the test server stands for a relay that DKIM-signs (the authenticated rule)
+            TIERII_SMTP_RELAY_SIGNS="true",
         )
 
     def point_at(self, port: int, **settings: str) -> None:

@@ -132,6 +132,7 @@ def test_check_walks_every_step_and_masks_the_password(campaign, scripted_server
         "ehlo",
         "auth",
         "quit",
+        "dkim",  # who signs: here the relay (TIERII_SMTP_RELAY_SIGNS, set by the campaign fixture)
     ]
     assert any("STARTTLS" in line and "capabilities" in line for line in lines)
     assert any("logged in as 'ann'" in line for line in lines)

@@ -38,9 +38,12 @@ class SmtpProvider(DeliveryProvider):
     priority = 50
     max_batch = 400
     Settings = SmtpSettings
+    dkim_signs = True
 
     def __init__(self, settings: SmtpSettings, credentials: Credentials | None) -> None:
         super().__init__(settings, credentials)
+        # the user's word that the relay DKIM-signs with their domain (TIERII_SMTP_RELAY_SIGNS)
+        self.signs_for_sender = settings.relay_signs
         self._pool: SessionPool | None = None
         self._stopped: FatalProviderError | None = None
         self._interrupted = False
@@ -126,7 +129,7 @@ class SmtpProvider(DeliveryProvider):
             return _SliceResult(_not_sent(messages, INTERRUPTED))
         session.refresh()
         try:
-            with closing(deliver_all(session, messages)) as delivering:
+            with closing(deliver_all(session, messages, self.message_bytes)) as delivering:
                 for outcome in delivering:
                     outcomes.append(outcome)
                     if self._stopped is not None:  # another slice hit a fatal error

@@ -116,6 +116,14 @@ class SmtpSettings:
         },
     )
 
+    relay_signs: bool = field(
+        default=False,
+        metadata={
+            "help": "The relay DKIM-signs every message with your domain itself (an ESP's SMTP "
+            "endpoint): marketing mail may then go out without TierII's own key (TIERII_DKIM_*).",
+        },
+    )
+
     @property
     def effective_port(self) -> int:
         return self.port or DEFAULT_PORTS[self.security]

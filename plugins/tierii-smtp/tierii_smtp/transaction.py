@@ -11,7 +11,7 @@ accepted it); a connection lost after it, before the reply, is unknown (it may h
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from attrs import frozen
 
@@ -41,15 +41,19 @@ class _Ready:
     payload: bytes
 
 
-def deliver_all(session: Session, messages: Sequence[Message]) -> Iterator[Outcome]:
+def deliver_all(
+    session: Session, messages: Sequence[Message], encode: Callable[[Message], bytes] = Message.as_bytes
+) -> Iterator[Outcome]:
     """One outcome per message, in order. Raises SetupFailed when (re)connecting fails,
     FatalProviderError when the server wants authentication it did not get, and ServerStalled
-    after a message whose reply timed out; the messages without an outcome then were not sent."""
+    after a message whose reply timed out; the messages without an outcome then were not sent.
+    ``encode`` makes each message's bytes (the provider's ``message_bytes``: DKIM-signed when
+    a key is configured)."""
     announced = False  # this message's envelope went out with the previous message's content
     upcoming: _Ready | Outcome | None = None
     try:
         for index, message in enumerate(messages):
-            item = upcoming if upcoming is not None else _ready(message)
+            item = upcoming if upcoming is not None else _ready(message, encode)
             upcoming = None
             if isinstance(item, Outcome):
                 announced = False
@@ -76,7 +80,7 @@ def deliver_all(session: Session, messages: Sequence[Message]) -> Iterator[Outco
                 continue
             following = b""
             if session.pipelining and index + 1 < len(messages):
-                upcoming = _ready(messages[index + 1])
+                upcoming = _ready(messages[index + 1], encode)
                 if isinstance(upcoming, _Ready) and _too_big(session, upcoming) is None:
                     following = _envelope(session, upcoming, pipelined=True)
             try:
@@ -116,13 +120,13 @@ def _stop_if_stalled(exc: ConnectionLost) -> None:
         raise ServerStalled(str(exc))
 
 
-def _ready(message: Message) -> _Ready | Outcome:
+def _ready(message: Message, encode: Callable[[Message], bytes]) -> _Ready | Outcome:
     try:
         return _Ready(
             message,
             wire.address(message.return_path or message.sender.email, "sender"),
             wire.address(message.contact.email, "recipient"),
-            wire.payload(message.as_bytes()),
+            wire.payload(encode(message)),
         )
     except (ValueError, UnicodeError) as exc:  # the message as built, not the recipient
         return Outcome.unsendable(message, NAME, f"cannot be sent over SMTP: {exc}")

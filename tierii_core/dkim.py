@@ -1,0 +1,343 @@
+"""DKIM signing (RFC 6376, RFC 8463): the settings, the keys, and the signer providers use.
+
+dkimpy does the DKIM work (parsing, relaxed canonicalization, the header and its folding);
+the signature itself is made by OpenSSL through ``cryptography``: dkimpy's own RSA is pure
+Python (~10 ms per RSA-2048 signature), OpenSSL's ~1 ms. Keys are loaded once, from the PEM
+files ``openssl genpkey`` writes; Ed25519 keys are converted to the raw form dkimpy and DNS use.
+
+dkimpy and cryptography are imported when a key is loaded, never by ``tierii --help``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from attrs import field, frozen
+
+from tierii_core.errors import ConfigurationError
+from tierii_core.models import Secret
+
+SETTINGS_PREFIX = "dkim"
+DOMAIN = "TIERII_DKIM_DOMAIN"
+SELECTOR = "TIERII_DKIM_SELECTOR"
+KEY_FILE = "TIERII_DKIM_PRIVATE_KEY_FILE"
+KEY_TEXT = "TIERII_DKIM_PRIVATE_KEY"
+MIN_RSA_BITS = 2048
+
+#: the header fields signed when present (RFC 6376 §5.4.1's list, and RFC 8058's
+#: List-Unsubscribe-Post, which dkimpy's default list lacks); From is signed once more than it
+#: occurs, so that a From added on the way breaks the signature
+SIGNED_HEADERS = frozenset(
+    {
+        b"from",
+        b"sender",
+        b"reply-to",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"to",
+        b"cc",
+        b"mime-version",
+        b"content-type",
+        b"content-transfer-encoding",
+        b"in-reply-to",
+        b"references",
+        b"list-id",
+        b"list-unsubscribe",
+        b"list-unsubscribe-post",
+    }
+)
+OVERSIGNED = (b"from",)
+
+_FIELD_NAME = re.compile(rb"[\x21-\x7e]+\Z")
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]+-----.*?-----END [A-Z0-9 ]+-----", re.S)
+_SELECTOR = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)*$"
+)
+
+
+@frozen
+class DkimSettings:
+    """DKIM signing, read from ``TIERII_DKIM_<FIELD>``; several keys sign together (RSA + Ed25519)."""
+
+    domain: str = field(
+        default="",
+        metadata={
+            "help": "The signing domain (d=); must align with the From domain (same organisational domain).",
+            "form": "a domain, e.g. greenleaf.example",
+        },
+    )
+    selector: str = field(
+        default="",
+        metadata={
+            "help": "The selector (s=) of each key, in the order of the keys: 'rsa2026,ed2026' to dual-sign.",
+            "form": "SELECTOR[,SELECTOR]",
+        },
+    )
+    private_key_file: str = field(
+        default="",
+        metadata={
+            "help": "PEM private key file(s), RSA 2048+ or Ed25519 (openssl genpkey), one per selector.",
+            "form": "PATH[,PATH]",
+        },
+    )
+    private_key: Secret = field(
+        default=Secret(""),
+        metadata={"help": "The PEM text of the key(s) itself, instead of a file (kept secret)."},
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.domain or self.selector or self.private_key_file or self.private_key)
+
+
+class DkimKey:
+    """One private key with its selector; signs digests through OpenSSL. Never shows itself."""
+
+    __slots__ = ("_key", "algorithm", "bits", "selector")
+
+    def __init__(self, selector: str, key: Any) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+        self.selector = selector
+        self._key = key
+        if isinstance(key, rsa.RSAPrivateKey):
+            self.algorithm, self.bits = "rsa-sha256", key.key_size
+        elif isinstance(key, ed25519.Ed25519PrivateKey):
+            self.algorithm, self.bits = "ed25519-sha256", 256
+        else:  # pragma: no cover - load_key refuses other types
+            raise TypeError("DKIM keys are RSA or Ed25519")
+
+    def __repr__(self) -> str:
+        return f"DkimKey({self.selector!r}, {self.algorithm}, {self.bits} bits)"
+
+    @property
+    def key_type(self) -> str:
+        """The ``k=`` of the DNS record: ``rsa`` or ``ed25519``."""
+        return self.algorithm.split("-")[0]
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """The signature of a SHA-256 digest: PKCS#1 v1.5 (RSA) or Ed25519 over the digest (RFC 8463)."""
+        if self.key_type == "ed25519":
+            return self._key.sign(digest)
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, utils
+
+        return self._key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+
+    def public_key_b64(self) -> str:
+        """The ``p=`` of the DNS record: SubjectPublicKeyInfo (RSA) or the raw 32 bytes (Ed25519)."""
+        from cryptography.hazmat.primitives import serialization
+
+        public = self._key.public_key()
+        if self.key_type == "ed25519":
+            raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        else:
+            raw = public.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        return base64.b64encode(raw).decode("ascii")
+
+    def dns_record(self) -> str:
+        """The TXT record to publish at ``SELECTOR._domainkey.DOMAIN``."""
+        return f"v=DKIM1; k={self.key_type}; p={self.public_key_b64()}"
+
+    def dkimpy_private_key(self) -> bytes:
+        """The key in the form dkimpy's own signer takes: PKCS#1 PEM (RSA), base64 raw seed (Ed25519)."""
+        from cryptography.hazmat.primitives import serialization
+
+        if self.key_type == "ed25519":
+            raw = self._key.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+            return base64.b64encode(raw)
+        return self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+
+
+def load_key(pem: bytes, selector: str, where: str) -> DkimKey:
+    """A :class:`DkimKey` from PEM bytes; ``where`` (the setting, and the file) names the place in
+    errors. The key's content never appears in a message."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except TypeError:
+        raise ConfigurationError(
+            f"{where}: the private key is encrypted; give an unencrypted PEM key (openssl genpkey, no -aes)"
+        ) from None
+    except Exception:
+        raise ConfigurationError(
+            f"{where}: not a PEM private key; expected an RSA (2048 bits or more) or Ed25519 key "
+            "as written by 'openssl genpkey'"
+        ) from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise ConfigurationError(
+                f"{where}: the RSA key has {key.key_size} bits; DKIM needs at least {MIN_RSA_BITS}"
+            )
+    elif not isinstance(key, ed25519.Ed25519PrivateKey):
+        kind = (
+            "an elliptic-curve (ECDSA)" if isinstance(key, ec.EllipticCurvePrivateKey) else "another kind of"
+        )
+        raise ConfigurationError(f"{where}: {kind} key; DKIM keys are RSA (2048 bits or more) or Ed25519")
+    return DkimKey(selector, key)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def load_keys(settings: DkimSettings) -> list[DkimKey]:
+    """Every configured key, paired with its selector in order; ConfigurationError naming the
+    setting for a missing or unreadable file, a text that is not a key, a key too short."""
+    selectors = _split(settings.selector)
+    for selector in selectors:
+        if not _SELECTOR.match(selector):
+            raise ConfigurationError(f"{SELECTOR}={selector!r}: not a valid selector (DNS labels)")
+    pems: list[tuple[bytes, str]] = []
+    if settings.private_key and settings.private_key_file:
+        raise ConfigurationError(f"{KEY_FILE} and {KEY_TEXT} are both set: set one of them")
+    if settings.private_key:
+        blocks = _PEM_BLOCK.findall(settings.private_key.reveal())
+        if not blocks:
+            raise ConfigurationError(f"{KEY_TEXT}: no PEM block ('-----BEGIN ... PRIVATE KEY-----') in it")
+        for number, block in enumerate(blocks, 1):
+            where = KEY_TEXT if len(blocks) == 1 else f"{KEY_TEXT} (key {number})"
+            pems.append((block.encode("ascii", "replace"), where))
+    for path in _split(settings.private_key_file):
+        where = f"{KEY_FILE} ({path})"
+        try:
+            with open(path, "rb") as handle:
+                pems.append((handle.read(), where))
+        except OSError as exc:
+            raise ConfigurationError(f"{where}: cannot read the key: {exc.strerror}") from None
+    if not pems:
+        raise ConfigurationError(f"DKIM is half configured: set {KEY_FILE} (or {KEY_TEXT}) with {DOMAIN}")
+    if not settings.domain:
+        raise ConfigurationError(f"{DOMAIN} is not set: the domain the DKIM key signs for (d=)")
+    if len(selectors) != len(pems):
+        raise ConfigurationError(
+            f"{SELECTOR}={settings.selector!r}: {len(selectors)} selector(s) for {len(pems)} key(s); "
+            "give one selector per key, in the same order"
+        )
+    return [load_key(pem, selector, where) for (pem, where), selector in zip(pems, selectors, strict=True)]
+
+
+class DkimSigner:
+    """Signs serialized messages for one domain with one or more keys (RFC 8463 dual signing).
+
+    Thread-safe: it keeps no state between messages. The body hash and the canonical headers are
+    computed once per message and shared by the keys.
+    """
+
+    def __init__(self, domain: str, keys: Sequence[DkimKey], clock: Callable[[], float] = time.time) -> None:
+        import dkim
+        from dkim.canonicalization import CanonicalizationPolicy
+
+        if not keys:
+            raise ValueError("a DkimSigner needs at least one key")
+        self.domain = domain.lower().rstrip(".")
+        self.keys = tuple(keys)
+        self._clock = clock
+        self._dkim = dkim
+        self._policy = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+
+    def __repr__(self) -> str:
+        return f"DkimSigner({self.domain!r}, {list(self.keys)!r})"
+
+    def header_list(self, headers: Sequence[Sequence[bytes]]) -> list[bytes]:
+        """``h=``: every signed field present, in order, then each oversigned field once more."""
+        present = [name.lower() for name, _ in headers if name.lower() in SIGNED_HEADERS]
+        return present + [name for name in OVERSIGNED]
+
+    def signature_headers(self, message: bytes) -> bytes:
+        """The ``DKIM-Signature`` header lines (CRLF-terminated) for ``message``, one per key."""
+        dkim = self._dkim
+        headers, body = _parse(message) or dkim.rfc822_parse(message)
+        include = self.header_list(headers)
+        body_hash = base64.b64encode(hashlib.sha256(self._policy.canonicalize_body(body)).digest())
+        # only the fields h= can select are canonicalized (the others are never hashed); most
+        # of them (From, Date, MIME-Version...) are the same in every message of a campaign
+        canonical = [_relaxed(name, value) for name, value in headers if name.lower() in SIGNED_HEADERS]
+        stamp = str(int(self._clock())).encode("ascii")
+        out = []
+        for key in self.keys:
+            fields = [
+                (b"v", b"1"),
+                (b"a", key.algorithm.encode("ascii")),
+                (b"c", b"relaxed/relaxed"),
+                (b"d", self.domain.encode("ascii")),
+                (b"s", key.selector.encode("ascii")),
+                (b"t", stamp),
+                (b"h", b" : ".join(include)),
+                (b"bh", body_hash),
+                (b"b", b""),
+            ]
+            unsigned = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(b"DKIM-Signature"))
+            hasher = hashlib.sha256()
+            dkim.hash_headers(
+                hasher, self._policy, canonical, include, (b"DKIM-Signature", b" " + unsigned), None
+            )
+            fields[-1] = (b"b", base64.b64encode(key.sign_digest(hasher.digest())))
+            value = dkim.fold(
+                b"; ".join(b"=".join(f) for f in fields) + b"\r\n", namelen=len(b"DKIM-Signature")
+            )
+            out.append(b"DKIM-Signature: " + value)
+        return b"".join(out)
+
+    def sign(self, message: bytes) -> bytes:
+        """``message`` with its ``DKIM-Signature`` header(s) in front."""
+        return self.signature_headers(message) + message
+
+
+@functools.lru_cache(maxsize=1024)
+def _relaxed(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """dkimpy's relaxed canonicalization of one header field, remembered."""
+    from dkim.canonicalization import Relaxed
+
+    [(canonical_name, canonical_value)] = Relaxed.canonicalize_headers([(name, value)])
+    return canonical_name, canonical_value
+
+
+def _parse(message: bytes) -> tuple[list[list[bytes]], bytes] | None:
+    """``dkim.rfc822_parse``'s result, faster, for a message with CRLF line ends (what
+    :func:`tierii_core.mime.serialize` makes): dkimpy's splits the whole body into lines and
+    joins them again. None for anything else, which dkimpy then parses itself."""
+    head, separator, body = message.partition(b"\r\n\r\n")
+    if not separator or b"\n" in head.replace(b"\r\n", b"") or b"\r" in head.replace(b"\r\n", b""):
+        return None
+    headers: list[list[bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            headers[-1][1] += line + b"\r\n"
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not _FIELD_NAME.match(name):
+            return None
+        headers.append([name, value + b"\r\n"])
+    return headers, body
+
+
+def signer_from_settings(settings: DkimSettings) -> DkimSigner | None:
+    """The signer the settings describe, None when DKIM is not configured; ConfigurationError
+    (naming the setting) when it is configured wrong."""
+    if not settings.configured:
+        return None
+    domain = settings.domain.strip().lower().rstrip(".")
+    if domain and not re.match(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", domain):
+        raise ConfigurationError(
+            f"{DOMAIN}={settings.domain!r}: not a domain name (ASCII, e.g. shop.example)"
+        )
+    keys = load_keys(settings)
+    return DkimSigner(domain, keys)
