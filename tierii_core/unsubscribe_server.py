@@ -28,6 +28,7 @@ from starlette.routing import Route
 from tierii_core.errors import ConfigurationError
 from tierii_core.suppression import Suppressor
 from tierii_core.unsubscribe import PARAMETER, UnsubscribeLinks
+from tierii_core.web import read_capped_body
 
 #: a one-click body is ``List-Unsubscribe=One-Click``; anything far larger is not one
 MAX_BODY = 1024 * 1024
@@ -41,19 +42,6 @@ PAGE = """<!doctype html>
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title=html.escape(title), body=body), status_code=status)
-
-
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes | None:
-    """The raw body, or None as soon as it is known to be larger than ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
@@ -72,7 +60,7 @@ def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
                 '<form method="post"><button type="submit">Unsubscribe</button></form>'
             )
             return _page("Unsubscribe", form)
-        raw = await read_body(request)
+        raw = await read_capped_body(request, MAX_BODY)
         if raw is None:
             return PlainTextResponse(f"body larger than {MAX_BODY} bytes\n", status_code=413)
         body = raw.decode("utf-8", errors="replace")

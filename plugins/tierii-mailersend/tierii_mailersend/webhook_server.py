@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import uvicorn
@@ -29,6 +28,7 @@ from starlette.routing import Route
 from tierii_core.logs import get_logger
 from tierii_core.models import Secret
 from tierii_core.suppression import Suppressor
+from tierii_core.web import ReadyServer, read_capped_body
 from tierii_mailersend.webhooks import (
     SIGNATURE_HEADER,
     SOURCE,
@@ -43,19 +43,6 @@ log = get_logger()
 DEFAULT_PATH = "/webhooks/mailersend"
 #: MailerSend's events are a few kilobytes; anything far larger is not one of them
 MAX_BODY = 1024 * 1024
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The raw body, or None when it is larger than :data:`MAX_BODY`."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            return None
-    return bytes(body)
 
 
 def _refuse(request: Request, status: int, reason: str) -> PlainTextResponse:
@@ -76,7 +63,7 @@ def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starl
     suppressor = Suppressor(state_dir)
 
     async def receive(request: Request) -> PlainTextResponse:
-        body = await _read_body(request)
+        body = await read_capped_body(request, MAX_BODY)
         if body is None:
             return _refuse(request, 413, f"body larger than {MAX_BODY} bytes")
         signature = request.headers.get(SIGNATURE_HEADER)
@@ -134,27 +121,8 @@ def make_app(secret: Secret, state_dir: Path, path: str = DEFAULT_PATH) -> Starl
     return app
 
 
-class WebhookServer(uvicorn.Server):
-    """uvicorn's server with a :attr:`ready` event set once it listens, and the :attr:`port`
-    it got (``port=0`` picks a free one): tests wait on the event, never on a clock."""
-
-    def __init__(
-        self, config: uvicorn.Config, on_ready: Callable[[WebhookServer], None] | None = None
-    ) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-        self._on_ready = on_ready
-
-    async def startup(self, sockets: list | None = None) -> None:
-        await super().startup(sockets)
-        if not self.should_exit:
-            self.ready.set()
-            if self._on_ready is not None:
-                self._on_ready(self)
-
-    @property
-    def port(self) -> int:
-        return self.servers[0].sockets[0].getsockname()[1]
+#: kept under its old name for code that imported it from here
+WebhookServer = ReadyServer
 
 
 def serve(secret: Secret, state_dir: Path, *, host: str, port: int, path: str = DEFAULT_PATH) -> bool:
@@ -163,14 +131,14 @@ def serve(secret: Secret, state_dir: Path, *, host: str, port: int, path: str = 
     app = make_app(secret, state_dir, path)
     shown = f"[{host}]" if ":" in host else host
 
-    def announce(server: WebhookServer) -> None:
+    def announce(server: ReadyServer) -> None:
         url = f"http://{shown}:{server.port}{path}"
         log.info("webhook.listening", provider="mailersend", url=url, state_dir=str(state_dir))
 
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", proxy_headers=True, access_log=False
     )
-    server = WebhookServer(config, on_ready=announce)
+    server = ReadyServer(config, on_ready=announce)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has shut down for
