@@ -13,12 +13,13 @@ import attrs
 import click
 
 from tierii_core import __version__
+from tierii_core.cli_setup import current_plugin_manager, settings_reader, use_plugin_manager
+from tierii_core.cli_setup import setup as _setup
 from tierii_core.errors import ConfigurationError, ExitCode, TierIIError
 from tierii_core.models import Status
 from tierii_core.settings import (
     DEPRECATED_SETTINGS,
     CoreSettings,
-    SettingsReader,
     env_name,
     use_settings_file,
 )
@@ -38,7 +39,7 @@ class TierIIGroup(click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
-            broken = sorted(getattr(_plugin_manager, "broken", None) or ())
+            broken = sorted(getattr(current_plugin_manager(), "broken", None) or ())
             if broken and args and not args[0].startswith("-"):  # a broken plugin's command?
                 names = ", ".join(broken)
                 exc.message += f"\n(broken plugins may have added it: {names}; `tierii plugins` says why)"
@@ -61,26 +62,6 @@ def cli(env_file: Path | None) -> None:
     error, nothing sent; 3 run stopped early (provider down, interrupted): re-run.
     """
     use_settings_file(env_file)
-
-
-def settings_reader(overrides: dict[str, Any] | None = None) -> SettingsReader:
-    """Settings for this command: its options, the environment, then --env-file or ./.env."""
-    return SettingsReader(overrides)
-
-
-_plugin_manager: Any = None  # built by main() before parsing, so plugins can add commands
-
-
-def _setup(log_json: bool | None = None, *, tolerant: bool = False) -> Any:
-    """The plugin manager; raises naming any broken plugin unless ``tolerant`` (``plugins``)."""
-    from tierii_core.logs import configure_logging
-    from tierii_core.plugins import make_plugin_manager
-
-    configure_logging(json=log_json)
-    pm = _plugin_manager or make_plugin_manager(tolerant=True)
-    if not tolerant:
-        pm.raise_if_broken()
-    return pm
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -468,16 +449,16 @@ def main() -> None:
     """
     from tierii_core.plugins import make_plugin_manager, register_commands
 
-    global _plugin_manager
     settings_file = _settings_file_in(sys.argv[1:])
     if settings_file is not None and settings_file.is_file():
         use_settings_file(settings_file)  # click checks the option itself, with its message
     try:
-        _plugin_manager = make_plugin_manager(tolerant=True)
+        pm = make_plugin_manager(tolerant=True)
     except TierIIError:
-        _plugin_manager = None  # the command reports the problem
+        use_plugin_manager(None)  # the command reports the problem
     else:
-        register_commands(_plugin_manager, cli)
+        use_plugin_manager(pm)
+        register_commands(pm, cli)
     cli(prog_name="tierii")
 
 

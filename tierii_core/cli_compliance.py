@@ -19,7 +19,7 @@ from tierii_core.settings import CoreSettings
 
 
 def _suppressions(read_only: bool = False):
-    from tierii_core.cli import settings_reader
+    from tierii_core.cli_setup import settings_reader
     from tierii_core.suppression import SuppressionList
 
     core = settings_reader().load(CoreSettings)
@@ -202,7 +202,7 @@ def unsubscribe_serve(host: str, port: int) -> None:
 
     Put it behind your https reverse proxy at the path of TIERII_UNSUBSCRIBE_URL.
     """
-    from tierii_core.cli import settings_reader
+    from tierii_core.cli_setup import settings_reader
     from tierii_core.unsubscribe import UnsubscribeLinks
     from tierii_core.unsubscribe_server import serve
 

@@ -16,8 +16,10 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from email.utils import format_datetime
+from typing import TYPE_CHECKING
 
-from tierii_core.models import Address, Message
+if TYPE_CHECKING:  # mime takes models' values; models must not be imported back at run time
+    from tierii_core.models import Address, Message
 
 CRLF = "\r\n"
 MAX_HEADER = 78
