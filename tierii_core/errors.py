@@ -1,4 +1,4 @@
-"""Errors that stop a command, each with the exit code DESIGN.md documents.
+"""Errors that stop a command, each with its documented exit code (README: exit codes).
 
 Per-recipient problems are never exceptions: they become :class:`~tierii_core.models.Outcome`
 values and the run goes on.

@@ -15,7 +15,7 @@ from typing import Any
 
 from attrs import frozen
 
-#: the values that mean yes for ``consent`` and ``medical`` (DESIGN.md: yes/true/1)
+#: the values that mean yes for ``consent`` and ``medical`` (yes/true/1, as docs/compliance/cannabis.md says)
 YES = frozenset({"yes", "y", "true", "1"})
 #: the values that plainly mean no (any other value that is not a date is reported as unclear)
 NO = frozenset({"no", "n", "false", "0"})

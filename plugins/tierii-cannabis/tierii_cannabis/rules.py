@@ -31,7 +31,7 @@ from tierii_core.components import ComplianceRule
 from tierii_core.errors import ContactError
 from tierii_core.models import Contact, Message
 
-# the contact fields the packs read (DESIGN.md contract)
+# the contact fields the packs read (documented in docs/compliance/cannabis.md)
 BIRTHDATE = "birthdate"
 AGE_VERIFIED_AT = "age_verified_at"
 STATE = "state"
