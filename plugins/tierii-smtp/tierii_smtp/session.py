@@ -69,11 +69,15 @@ class Session:
         self._size_limit: int | None = None
         #: a refused transaction is still open at the server: send RSET before the next one
         self.needs_reset = False
+        #: the run was interrupted: no new connection, and one made meanwhile is shut at once
+        self.aborted = False
 
     # -- set-up, one step at a time (``tierii check`` shows each) -------------------------
 
     def setup(self) -> None:
         """Connect, EHLO, STARTTLS, EHLO again, AUTH: ready for transactions or SetupFailed."""
+        if self.aborted:
+            raise SetupFailed("connect", "the run was interrupted", Failure.TRANSIENT)
         try:
             self.connect()
             self.ehlo()
@@ -99,6 +103,8 @@ class Session:
             else:
                 self.conn = smtplib.SMTP(host, port, **options)
             code, text = 220, b""
+            if self.aborted:  # interrupted while connecting: abort() may have missed this socket
+                self._shut()
         except smtplib.SMTPConnectError as exc:  # a greeting other than 220; closed already
             code, text = exc.smtp_code, exc.smtp_error
         except ssl.SSLError as exc:
@@ -210,7 +216,11 @@ class Session:
 
     def abort(self) -> None:
         """From another thread: shut the socket down so that a read or write blocked on it
-        returns at once (the run is being interrupted). Never raises."""
+        returns at once (the run is being interrupted), and refuse new connections. Never raises."""
+        self.aborted = True
+        self._shut()
+
+    def _shut(self) -> None:
         conn = self.conn
         sock = conn.sock if conn is not None else None
         if sock is not None:

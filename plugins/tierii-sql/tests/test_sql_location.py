@@ -65,6 +65,11 @@ def test_any_text_is_a_target_or_a_source_error(text):
 )
 def test_unparseable_urls_are_reported_without_their_password(user, password):
     location = f"postgresql://{user}:{password}@127.0.0.1:notaport/crm?table=contacts"
+    # a password that is also a piece of the rest of the message ("tabl") proves nothing
+    assume(
+        password not in f"postgresql://{user}:***@127.0.0.1:notaport/crm?table=contacts: not a database URL"
+    )
+    assume(password not in "invalid literal for int() with base 10: 'notaport'")
     with pytest.raises(SourceError) as caught:
         parse_location(location)
     assert password not in str(caught.value)
