@@ -104,6 +104,28 @@ def test_hook_tierii_resolve_credentials(pm):
 
     answer = pm.hook.tierii_resolve_credentials(provider="other", settings=SmtpLike())
     assert answer.username == "shop" and answer.secret.reveal() == "s3cret"
+    assert answer.source == "settings", "tierii check says where the credentials came from"
+
+
+def test_the_settings_secret_is_found_by_name_or_as_the_only_secret_field():
+    from attrs import frozen
+
+    from tierii_core.default_plugins.credentials import secret_field, settings_secret
+
+    @frozen
+    class ApiLike:
+        api_token: Secret = Secret("")  # noqa: RUF009 (immutable)
+        webhook_secret: Secret = Secret("hook")  # noqa: RUF009 (immutable)
+
+    @frozen
+    class ConnectionLike:
+        connection_string: Secret = Secret("endpoint=...;accesskey=k")  # noqa: RUF009 (immutable)
+
+    assert secret_field(ApiLike) == "api_token", "a named secret field wins over any other"
+    assert settings_secret(ApiLike()) is None, "an empty API token is no secret, whatever else is set"
+    assert secret_field(ConnectionLike) == "connection_string"
+    assert settings_secret(ConnectionLike()) == ("connection_string", ConnectionLike().connection_string)
+    assert secret_field(Outbox.Settings) is None
 
 
 def test_hook_tierii_run_started(pm):
