@@ -223,3 +223,9 @@ def secret_service(tmp_path: Path) -> Iterator[SecretService]:
         yield service
     finally:
         service.stop()
+
+
+@pytest.fixture
+def tierii_secret_service(tmp_path: Path, secret_service: SecretService) -> Tierii:
+    """``tierii`` with the Secret Service as its keyring (no file keyring anywhere)."""
+    return Tierii(tmp_path, secret_service.env)

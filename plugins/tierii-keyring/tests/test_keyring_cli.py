@@ -146,3 +146,11 @@ def test_an_unavailable_keyring_stops_a_send_and_the_way_out_works(tierii, auth_
     sent = tierii.send()
     assert sent.returncode == 0, sent.stdout + sent.stderr
     assert sorted(auth_sink.recipients) == emails
+
+
+def test_a_provider_without_a_secret_sends_without_any_keyring(tierii):
+    tierii.contacts(2)
+    tierii.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # any use would fail
+    result = tierii.send("--provider", "outbox")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(list((tierii.work / "outbox" / "new").iterdir())) == 2

@@ -35,9 +35,12 @@ def backend_name() -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, backend: str) -> str:
     text = str(exc).strip().rstrip(".")
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, OSError) and ("SecretService" in backend or "kwallet" in backend):
+        reason += " (no D-Bus session to reach it: is DBUS_SESSION_BUS_ADDRESS set, the daemon running?)"
+    return reason
 
 
 @contextmanager
@@ -48,8 +51,9 @@ def _keyring_errors(action: str, settings_variable: str | None) -> Iterator[None
         raise
     except Exception as exc:  # any backend's own failure: name it, with the way out
         instead = f"keep the secret in {settings_variable} and " if settings_variable else ""
+        backend = backend_name()
         raise KeyringUnavailable(
-            f"the keyring ({backend_name()}) could not {action}: {_reason(exc)}. Unlock or configure "
+            f"the keyring ({backend}) could not {action}: {_reason(exc, backend)}. Unlock or configure "
             f"the keyring (PYTHON_KEYRING_BACKEND or keyringrc.cfg, see keyring's documentation), or "
             f"{instead}set TIERII_DISABLE_PLUGINS=tierii-keyring to use the secrets in settings"
         ) from None
