@@ -12,8 +12,6 @@ pytestmark = pytest.mark.network
 PASSWORD = "cli-Pw_never-shown-42"  # the one auth_sink requires (conftest.SMTP_PASSWORD)
 
 
-
-
 def test_stored_by_one_process_sent_by_another(tierii_secret_service, auth_sink: SmtpSink):
     tierii = tierii_secret_service
     tierii.smtp(auth_sink.port, "shop")
