@@ -90,9 +90,7 @@ def main() -> dict:
     result = {
         "ms": ms,
         "help_ratio": round(ms["help, keyring loaded"] / ms["help, keyring disabled"], 2),
-        "provider_ratio": round(
-            ms["provider, password from keyring"] / ms["provider, password from settings"], 2
-        ),
+        "provider_ratio": round(from_keyring / from_settings, 2),
     }
     if args.json:
         print(json.dumps(result))
