@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from structlog.testing import capture_logs
 
-from tierii_core import hookimpl
+from tierii_core import cli_setup, hookimpl
 from tierii_core.components import ContactSource
 from tierii_core.default_plugins.compliance import OneClickUnsubscribe
 from tierii_core.default_plugins.mustache import Mustache
@@ -104,6 +104,28 @@ def test_hook_tierii_resolve_credentials(pm):
 
     answer = pm.hook.tierii_resolve_credentials(provider="other", settings=SmtpLike())
     assert answer.username == "shop" and answer.secret.reveal() == "s3cret"
+    assert answer.source == "settings", "tierii check says where the credentials came from"
+
+
+def test_the_settings_secret_is_found_by_name_or_as_the_only_secret_field():
+    from attrs import frozen
+
+    from tierii_core.default_plugins.credentials import secret_field, settings_secret
+
+    @frozen
+    class ApiLike:
+        api_token: Secret = Secret("")  # noqa: RUF009 (immutable)
+        webhook_secret: Secret = Secret("hook")  # noqa: RUF009 (immutable)
+
+    @frozen
+    class ConnectionLike:
+        connection_string: Secret = Secret("endpoint=...;accesskey=k")  # noqa: RUF009 (immutable)
+
+    assert secret_field(ApiLike) == "api_token", "a named secret field wins over any other"
+    assert settings_secret(ApiLike()) is None, "an empty API token is no secret, whatever else is set"
+    assert secret_field(ConnectionLike) == "connection_string"
+    assert settings_secret(ConnectionLike()) == ("connection_string", ConnectionLike().connection_string)
+    assert secret_field(Outbox.Settings) is None
 
 
 def test_hook_tierii_run_started(pm):
@@ -163,7 +185,7 @@ def test_hook_tierii_plugin_settings(pm, monkeypatch):
     pm.register(Archive(), name="archive")
     assert plugin_settings(pm) == [("archive", ArchiveSettings)]
     monkeypatch.setenv("TIERII_ARCHIVE_FOLDER", "/srv/archive")
-    monkeypatch.setattr(cli_module, "_plugin_manager", pm)
+    monkeypatch.setattr(cli_setup, "_plugin_manager", pm)
     result = CliRunner().invoke(cli_module.cli, ["check"])
     assert "[plugin archive]\n  TIERII_ARCHIVE_FOLDER = /srv/archive  (environment)" in result.stdout
     assert "TIERII_ARCHIVE_FOLDER is not a known setting" not in result.stderr

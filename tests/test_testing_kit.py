@@ -96,9 +96,11 @@ from tierii_core.components import (
 )
 from tierii_core.errors import SourceError
 from tierii_core.models import Contact, Outcome, Rejected
+from tierii_core import hookimpl
+from tierii_core.models import Credentials, Secret
 from tierii_core.testing import (
     ComplianceRuleContract, ContactSourceContract, DeliveryProviderContract, TemplateEngineContract,
-    make_contact, make_message,
+    CredentialsPluginContract, make_contact, make_message,
 )
 
 class Plugin:
@@ -181,6 +183,22 @@ class TestChattyRule(ComplianceRuleContract):
 
 class TestSloppyRule(TestChattyRule):
     component_class = pytest.fixture(lambda self: SloppyRule)
+
+VAULT = {}
+
+class CarelessVault:
+    """Raises for a missing entry, answers for every provider, names no source, crashes when locked."""
+    locked = False
+    @hookimpl
+    def tierii_resolve_credentials(self, provider, settings):
+        if self.locked:
+            raise RuntimeError("vault locked")
+        return Credentials(username=getattr(settings, "username", None), secret=Secret(VAULT[provider]))
+
+class TestCarelessVault(CredentialsPluginContract):
+    plugin = pytest.fixture(lambda self: CarelessVault())
+    store_secret = pytest.fixture(lambda self: VAULT.__setitem__)
+    break_store = pytest.fixture(lambda self, plugin: (lambda: setattr(plugin, "locked", True)))
 '''
 
 EXPECTED_FAILURES = {
@@ -200,6 +218,13 @@ EXPECTED_FAILURES = {
     "TestChattyRule::test_names_the_reason_when_broken",
     "TestSloppyRule::test_settings_is_a_frozen_attrs_class",
     "TestSloppyRule::test_settings_fields_have_defaults_and_help",
+    # a credentials plugin that raises for a missing entry, answers for a provider without a
+    # secret, names no source and crashes (instead of a ConfigurationError) when locked
+    "TestCarelessVault::test_nothing_stored_leaves_the_settings_answer",
+    "TestCarelessVault::test_nothing_anywhere_is_none",
+    "TestCarelessVault::test_a_provider_without_a_secret_gets_none",
+    "TestCarelessVault::test_stored_secret_comes_before_settings",
+    "TestCarelessVault::test_an_unreadable_store_is_a_configuration_error",
 }
 
 
@@ -221,5 +246,6 @@ def test_contract_suites_catch_broken_components(pytester):
         "TestListingSource::test_claims_its_locations",
         "TestListingSource::test_invalid_address_is_rejected_and_the_rest_go_on",
         "TestListingSource::test_repeated_address_is_rejected_whatever_its_case",
+        "TestCarelessVault::test_implements_the_hook",
     }
     assert not passed & failed, "the contracts must not fail what works"

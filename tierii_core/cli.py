@@ -129,6 +129,7 @@ def check(provider_name: str | None, auth_domain: str | None, as_json: bool) -> 
     core = reader.load(CoreSettings)
     provider = Assembly(pm, reader, core).provider(core.provider.split(",")[0].strip() or "auto")
     click.echo(f"[check: provider {provider.name}]")
+    _show_credentials_source(provider)
     ok = True
     for step in provider.check():
         ok = ok and step.ok
@@ -139,6 +140,25 @@ def check(provider_name: str | None, auth_domain: str | None, as_json: bool) -> 
         click.echo(f"  {'ok  ' if step.ok else 'FAIL'} {step.step}: {step.detail}")
     if not ok:
         sys.exit(ExitCode.STOPPED)
+
+
+def _show_credentials_source(provider: Any) -> None:
+    """Where the provider's credentials came from; a warning when settings hold an unused copy."""
+    from tierii_core.default_plugins.credentials import SOURCE, settings_secret
+
+    credentials = provider.credentials
+    if credentials is None:
+        return
+    source = credentials.source or "a credentials plugin"
+    click.echo(f"  credentials: from {source}")
+    found = settings_secret(provider.settings)
+    if source != SOURCE and credentials.secret and found:
+        variable = env_name(provider.name, found[0])
+        click.echo(
+            f"warning: {variable} is set too, but the secret from {source} is the one used: "
+            f"the copy in settings can go",
+            err=True,
+        )
 
 
 # -- preview and send -------------------------------------------------------------------------

@@ -76,7 +76,21 @@ def tierii_resolve_credentials(provider: str, settings: Any) -> Credentials | No
 
     The built-in implementation (``trylast``) reads them from the provider's settings
     (``TIERII_<PROVIDER>_USERNAME``/``PASSWORD``/``API_TOKEN``); a keyring or secret-manager
-    plugin answers first.
+    plugin (``tierii-keyring``) answers first. What such a plugin must do:
+
+    - answer ``None`` for a provider it holds nothing for, so that the next source (settings,
+      last) is asked; never raise for a missing entry;
+    - leave its store alone for a provider that keeps no secret
+      (``tierii_core.default_plugins.credentials.secret_field(type(settings))`` is None);
+    - wrap the secret in a ``Secret``, take the username from ``settings`` when its store has
+      none, and name itself in ``Credentials.source`` (``tierii check`` shows where the
+      credentials came from, and warns when settings hold a copy that is not used);
+    - when the store itself cannot be read (locked, unavailable), raise ``ConfigurationError``
+      naming the store and the way out: the command stops with exit 2 before anything is sent.
+      Never answer an empty secret instead;
+    - import its heavy dependencies inside this hook, which runs only when a provider is built.
+
+    ``CredentialsPluginContract`` in ``tierii_core.testing`` checks these.
 
     :param provider: the provider's name, e.g. ``"smtp"``
     :param settings: that provider's structured ``Settings`` instance

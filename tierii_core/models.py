@@ -186,6 +186,7 @@ class Credentials:
     username: str | None = None  # the login name, if the service has one
     secret: Secret | None = None  # the password or API token
     extra: Mapping[str, Any] = field(factory=dict, hash=False)  # anything else the provider needs
+    source: str | None = None  # where they came from ("settings", "keyring"): `tierii check` says it
 
 
 @frozen

@@ -18,7 +18,8 @@ Fixtures:
 - ``smtp_sink``: an SMTP server on 127.0.0.1 (aiosmtpd, in-process, on a free port) that
   records every message it accepts; see :class:`~tierii_core.testing.smtp_sink.SmtpSink`.
 
-Contract suites, one per component kind: subclass the one for your component in a test
+Contract suites, one per component kind (and ``CredentialsPluginContract`` for a plugin
+answering ``tierii_resolve_credentials``): subclass the one for your component in a test
 module, provide the fixtures it asks for, and pytest runs every check the core relies on::
 
     from tierii_core.testing import ContactSourceContract
@@ -42,6 +43,7 @@ pytest.register_assert_rewrite("tierii_core.testing.contracts")
 from tierii_core.testing.contracts import (  # noqa: E402
     ComplianceRuleContract,
     ContactSourceContract,
+    CredentialsPluginContract,
     DeliveryProviderContract,
     TemplateEngineContract,
 )
@@ -57,6 +59,7 @@ from tierii_core.testing.smtp_sink import ReceivedMessage, SmtpSink  # noqa: E40
 __all__ = [
     "ComplianceRuleContract",
     "ContactSourceContract",
+    "CredentialsPluginContract",
     "DeliveryProviderContract",
     "ReceivedMessage",
     "SmtpSink",

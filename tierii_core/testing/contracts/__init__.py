@@ -4,6 +4,7 @@ Subclass the suite for your component's kind in a test module (its name must sta
 ``Test``), provide the fixtures it asks for, and every check runs against your component.
 """
 
+from tierii_core.testing.contracts.credentials import CredentialsPluginContract
 from tierii_core.testing.contracts.engines import TemplateEngineContract
 from tierii_core.testing.contracts.providers import DeliveryProviderContract
 from tierii_core.testing.contracts.rules import ComplianceRuleContract
@@ -12,6 +13,7 @@ from tierii_core.testing.contracts.sources import ContactSourceContract
 __all__ = [
     "ComplianceRuleContract",
     "ContactSourceContract",
+    "CredentialsPluginContract",
     "DeliveryProviderContract",
     "TemplateEngineContract",
 ]
