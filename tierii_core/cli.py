@@ -150,6 +150,11 @@ def _message_options(func: Any) -> Any:
         click.option(
             "--transactional", is_flag=True, default=None, help="Transactional mail: marketing rules off."
         ),
+        click.option(
+            "--where",
+            multiple=True,
+            help='Only contacts for which EXPR holds, e.g. \'state in ("CA","NV")\' (repeatable: all hold).',
+        ),
         click.option("--log-json", is_flag=True, default=None, help="Log events as JSON lines."),
     ]
     for option in reversed(options):
@@ -172,12 +177,13 @@ def preview(
     count: int,
     rules: str | None,
     transactional: bool | None,
+    where: tuple[str, ...],
 ) -> None:
     """Render the first N messages and print them; send nothing."""
     from tierii_core.runner import Campaign, SendOptions
 
     pm = _setup(log_json)
-    options = SendOptions(contacts, template, html, subject, sender)
+    options = SendOptions(contacts, template, html, subject, sender, where=where)
     reader = settings_reader({env_name(None, "rules"): rules, env_name(None, "transactional"): transactional})
     campaign = Campaign(pm, reader, options)
     campaign.prepare(need_provider=False)
@@ -195,6 +201,8 @@ def preview(
         f"of the first {sum(tally.values())}: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.items()))
     )
     click.echo(f"rules checked: {', '.join(rule.name for rule in campaign.rules) or 'none'}")
+    if campaign.segment is not None:
+        click.echo(f"not in segment (--where), of the records read: {campaign.not_in_segment}")
 
 
 def _shown_address(address: Any) -> str:
@@ -258,6 +266,7 @@ def send(
     retry_failed: bool,
     retry_unknown: bool,
     transactional: bool | None,
+    where: tuple[str, ...],
 ) -> None:
     """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
     from tierii_core.runner import Campaign, SendOptions
@@ -276,7 +285,17 @@ def send(
     reader = settings_reader(overrides)
     core = reader.load(CoreSettings)
     options = SendOptions(
-        contacts, template, html, subject, sender, campaign, dry_run, limit, retry_failed, retry_unknown
+        contacts,
+        template,
+        html,
+        subject,
+        sender,
+        campaign,
+        dry_run,
+        limit,
+        retry_failed,
+        retry_unknown,
+        where,
     )
     run = Campaign(pm, reader, options, core)
     run.prepare(need_provider=not dry_run)

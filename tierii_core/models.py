@@ -215,6 +215,7 @@ class RunSummary:
     excluded_by_reason: Mapping[str, int] = field(factory=dict, hash=False)
     failures: tuple[Outcome, ...] = ()
     rules: tuple[str, ...] = ()  # the compliance rules this run checked
+    not_in_segment: int = 0  # contacts --where left out: not recipients of this campaign
 
     @property
     def attempted(self) -> int:

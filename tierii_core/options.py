@@ -23,6 +23,7 @@ class SendOptions:
     limit: int | None = None
     retry_failed: bool = False
     retry_unknown: bool = False
+    where: tuple[str, ...] = ()  # --where: the segment (all must hold); not part of the campaign's name
 
 
 def campaign_id(options: SendOptions) -> str:

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from tierii_core.assembly import Assembly
 from tierii_core.components import ContactSource, DeliveryProvider
@@ -36,6 +37,9 @@ from tierii_core.ratelimit import TokenBucket
 from tierii_core.settings import CoreSettings, SettingsReader
 from tierii_core.suppression import SuppressionList
 from tierii_core.tally import Tally, log_outcome, summary_fields
+
+if TYPE_CHECKING:
+    from tierii_core.segments import Segment
 
 __all__ = ["Campaign", "SendOptions", "campaign_id", "legacy_campaign_id"]
 
@@ -80,8 +84,11 @@ class Campaign:
         if need_provider:
             self.slots = [_slot(p) for p in self.assembly.providers()]
         self.provider_names = tuple(slot.name for slot in self.slots)
+        self.segment = self._segment()
         # one pass over the source: the records the opening check reads are kept and sent first
         self._stream: Iterator[Contact | Rejected] = iter(self.source)
+        if self.segment is not None:
+            self._stream = self.segment.filter(self._stream, self.options.contacts)
         self._opening = list(itertools.islice(self._stream, OPENING_LOOK_AT))
         self.decider.check_opening(self._opening)
         if not self.options.dry_run and need_provider:
@@ -89,6 +96,23 @@ class Campaign:
         elif (self.core.state_dir / "journal.sqlite3").exists():
             self.journal = SqliteJournal(self.core.state_dir, read_only=True)
         self.campaign = self._campaign_name()
+
+    def _segment(self) -> Segment | None:
+        """The ``--where`` segment, handed to the source to narrow what it reads where it can."""
+        if not self.options.where:
+            return None
+        from tierii_core.segments import Segment
+
+        segment = Segment.parse(self.options.where)
+        self.source.narrow(segment)
+        return segment
+
+    @property
+    def not_in_segment(self) -> int:
+        """Contacts left out by ``--where`` so far: by the source and by the core."""
+        if self.segment is None:
+            return 0
+        return self.segment.left_out + self.source.left_out
 
     def _campaign_name(self) -> str:
         name = campaign_id(self.options)
@@ -212,6 +236,7 @@ class Campaign:
                 tally.stopped = str(exc)
         if tally.stopped:
             log.error("run.stopped", campaign=run.campaign, reason=tally.stopped)
+        tally.not_in_segment = self.not_in_segment
         summary = tally.summary(time.monotonic() - started)
         notify(self.pm, "tierii_run_finished", run=run, summary=summary)
         log.info("run.finished", **summary_fields(summary))

@@ -191,7 +191,7 @@ def test_help_stays_light_with_every_plugin_installed() -> None:
         "sys.argv = ['tierii', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "heavy = ['structlog', 'rich', 'cattrs', 'email_validator', 'sqlalchemy', 'mailersend', 'requests',\n"
-        "         'starlette', 'uvicorn']\n"
+        "         'starlette', 'uvicorn', 'lark']\n"
         "print(sorted(name for name in heavy if name in sys.modules), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -116,6 +116,8 @@ def print_summary(summary: RunSummary, failed_observers: Sequence[str] = ()) -> 
     for reason, count in sorted(summary.excluded_by_reason.items()):
         out.write(f"  {reason}: {count}\n")
     out.write(f"rules checked: {', '.join(summary.rules) or 'none'}\n")
+    if summary.not_in_segment:
+        out.write(f"not in segment (--where; not recipients): {summary.not_in_segment}\n")
     if summary.skipped:
         out.write(
             f"already done in an earlier run: {summary.skipped} (same campaign {summary.campaign}; "
