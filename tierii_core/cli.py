@@ -370,12 +370,13 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
             click.echo(f"  {state} {row['email']} ({row['origin']}) {detail}".rstrip())
     if len(known) > 1:
         click.echo(f"other campaigns: {', '.join(c for c in known if c != campaign)}")
+    click.echo(f"the campaign's record: tierii report {campaign} --html report.html")
 
 
 def _add_commands() -> None:
-    from tierii_core import cli_compliance, cli_plugins
+    from tierii_core import cli_campaigns, cli_compliance, cli_plugins
 
-    for command in cli_plugins.COMMANDS + cli_compliance.COMMANDS:
+    for command in cli_plugins.COMMANDS + cli_compliance.COMMANDS + cli_campaigns.COMMANDS:
         cli.add_command(command)
 
 

@@ -39,6 +39,7 @@ from tierii_core.suppression import SuppressionList
 from tierii_core.tally import Tally, log_outcome, summary_fields
 
 if TYPE_CHECKING:
+    from tierii_core.campaign_store import Identity
     from tierii_core.segments import Segment
 
 __all__ = ["Campaign", "SendOptions", "campaign_id", "legacy_campaign_id"]
@@ -213,6 +214,7 @@ class Campaign:
                     # process is sending) stop the command with exit 2: nothing has been sent
                     tally.stopped = self._open_providers(resources)
                     self._open_journal(run)
+                    self._record_identity()
                 notify(self.pm, "tierii_run_started", run=run)
                 log.info(
                     "run.started",
@@ -252,6 +254,40 @@ class Campaign:
                 count=stale,
                 reason="in flight when an earlier run stopped",
             )
+
+    def identity(self) -> Identity:
+        """What this campaign is sent with: the templates' content hashes, the rules and their
+        versions, the providers, the segment (kept for ``tierii report`` and approvals)."""
+        from tierii_core import __version__
+        from tierii_core.campaign_store import Identity, content_hash, template_files
+
+        templates = template_files([self.options.template, self.options.html])
+        sources = getattr(self.pm, "sources", {})
+        plugin_of = {info.name: info.plugin for info in self.assembly.registry.components("rule")}
+        rules = []
+        for rule in self.rules:
+            source = sources.get(plugin_of.get(rule.name, ""))
+            rules.append((rule.name, (source.version if source else __version__) or "unknown"))
+        return Identity(
+            self.campaign,
+            content_hash(templates),
+            templates,
+            tuple(rules),
+            self.provider_names,
+            tuple(self.options.where),
+            time.time(),
+        )
+
+    def _record_identity(self) -> None:
+        if not isinstance(self.journal, SqliteJournal):
+            return  # another journal store keeps its own record
+        from tierii_core.campaign_store import CampaignStore
+
+        store = CampaignStore(self.core.state_dir)
+        try:
+            store.save_identity(self.identity())
+        finally:
+            store.close()
 
     def _open_providers(self, resources: contextlib.ExitStack) -> str | None:
         """Open every provider of the chain; why the run cannot send at all, or None."""

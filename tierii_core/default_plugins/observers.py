@@ -134,4 +134,6 @@ def print_summary(summary: RunSummary, failed_observers: Sequence[str] = ()) -> 
         out.write(f"observer failed (the run went on without it): {line}\n")
     if summary.stopped:
         out.write(f"stopped: {summary.stopped}\n")
+    if not summary.dry_run:
+        out.write(f"the campaign's record: tierii report {summary.campaign} --html report.html\n")
     out.flush()
