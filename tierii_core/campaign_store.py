@@ -19,6 +19,7 @@ from attrs import frozen
 
 from tierii_core.errors import ConfigurationError
 from tierii_core.journal import FILENAME
+from tierii_core.journal import SCHEMA as JOURNAL_SCHEMA
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaign_identity (
@@ -101,7 +102,7 @@ class CampaignStore:
                 directory.mkdir(parents=True, exist_ok=True, mode=0o700)
                 self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 self._db.execute("PRAGMA busy_timeout=10000")
-                self._db.executescript(SCHEMA)
+                self._db.executescript(JOURNAL_SCHEMA + SCHEMA)  # one state database, whole
                 self.path.chmod(0o600)
         except sqlite3.Error as exc:
             raise ConfigurationError(f"campaign store {self.path}: {exc}") from None

@@ -245,6 +245,18 @@ def _readable(message: Any) -> str:
 )
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed in an earlier run again.")
 @click.option("--retry-unknown", is_flag=True, help="Resend recipients whose delivery is unknown.")
+@click.option(
+    "--proof",
+    metavar="ADDR[,ADDR...]",
+    help="Send the first messages to these reviewers only, [PROOF] in the subject; nothing is journalled.",
+)
+@click.option(
+    "--proof-count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many recipients' messages a proof sends.",
+)
 def send(
     contacts: str,
     template: Path,
@@ -267,6 +279,8 @@ def send(
     retry_unknown: bool,
     transactional: bool | None,
     where: tuple[str, ...],
+    proof: str | None,
+    proof_count: int,
 ) -> None:
     """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
     from tierii_core.runner import Campaign, SendOptions
@@ -296,14 +310,48 @@ def send(
         retry_failed,
         retry_unknown,
         where,
+        _proof_addresses(proof, dry_run),
     )
     run = Campaign(pm, reader, options, core)
+    if options.proof:
+        _send_proofs(run, proof_count)
     run.prepare(need_provider=not dry_run)
     click.echo(f"campaign {run.campaign}: provider {','.join(run.provider_names) or '(dry run)'}", err=True)
     summary = run.run()
     if report is not None:
         report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
     sys.exit(int(summary.exit_code))
+
+
+def _proof_addresses(proof: str | None, dry_run: bool) -> tuple[str, ...]:
+    if proof is None:
+        return ()
+    from tierii_core.proofs import parse_proof_addresses
+
+    if dry_run:
+        raise click.UsageError("--proof sends proofs: it cannot go with --dry-run")
+    return parse_proof_addresses(proof)
+
+
+def _send_proofs(run: Any, count: int) -> None:
+    from tierii_core.proofs import send_proofs
+
+    run.prepare()
+    click.echo(f"campaign {run.campaign}: proof through {run.provider_names[0]}", err=True)
+    result = send_proofs(run, run.options.proof, count)
+    for line in result.skipped:
+        click.echo(f"not proofed (no message for them): {line}")
+    failed = [o for o in result.outcomes if o.status is not Status.SENT]
+    sent = len(result.outcomes) - len(failed)
+    click.echo(
+        f"proof: {sent} sent ({len(result.recipients)} recipients' messages to {len(run.options.proof)} "
+        f"reviewers: {', '.join(run.options.proof)}); the journal is untouched"
+    )
+    click.echo(f"messages of: {', '.join(result.recipients)}")
+    for outcome in failed:
+        click.echo(f"  failed {outcome.email}: {outcome.reason}")
+    click.echo(f"sign-off: tierii approve {run.campaign} --by NAME")
+    sys.exit(1 if failed else 0)
 
 
 # -- status -----------------------------------------------------------------------------------

@@ -63,4 +63,44 @@ def report(
         journal.close()
 
 
-COMMANDS = [report]
+@click.command()
+@click.argument("campaign")
+@click.option("--by", "approver", help="Who signs off (default: the login name).")
+def approve(campaign: str, approver: str | None) -> None:
+    """Sign off CAMPAIGN's content (its templates as they are now, as last proofed).
+
+    With TIERII_REQUIRE_APPROVAL=true a marketing send refuses content nobody approved;
+    editing a template afterwards voids the approval.
+    """
+    import getpass
+
+    from tierii_core.campaign_store import CampaignStore, content_hash, template_files
+    from tierii_core.cli import settings_reader
+    from tierii_core.journal import check_state_dir
+
+    core = settings_reader().load(CoreSettings)
+    store = CampaignStore(check_state_dir(core.state_dir))
+    try:
+        identity = store.identity(campaign)
+        if identity is None:
+            raise ConfigurationError(
+                f"no proof or send of campaign {campaign!r} is recorded in {core.state_dir}: send a proof "
+                "first (tierii send ... --proof you@example.com), then approve the campaign it names"
+            )
+        now = template_files([Path(t.path) for t in identity.templates])
+        for before, after in zip(identity.templates, now, strict=True):
+            if before.sha256 != after.sha256:
+                raise ConfigurationError(
+                    f"template {after.path} changed since campaign {campaign} was last proofed or sent: "
+                    "send a new proof, then approve it"
+                )
+        approval = store.approve(campaign, content_hash(now), approver or getpass.getuser())
+    finally:
+        store.close()
+    click.echo(
+        f"approved campaign {campaign} by {approval.approved_by} "
+        f"(content sha256 {approval.content_hash[:16]}...; editing a template voids it)"
+    )
+
+
+COMMANDS = [report, approve]

@@ -24,6 +24,7 @@ class SendOptions:
     retry_failed: bool = False
     retry_unknown: bool = False
     where: tuple[str, ...] = ()  # --where: the segment (all must hold); not part of the campaign's name
+    proof: tuple[str, ...] = ()  # --proof: reviewers' addresses; nothing is journalled
 
 
 def campaign_id(options: SendOptions) -> str:

@@ -92,11 +92,15 @@ class Campaign:
             self._stream = self.segment.filter(self._stream, self.options.contacts)
         self._opening = list(itertools.islice(self._stream, OPENING_LOOK_AT))
         self.decider.check_opening(self._opening)
-        if not self.options.dry_run and need_provider:
+        if not self.options.dry_run and need_provider and not self.options.proof:
             self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
         elif (self.core.state_dir / "journal.sqlite3").exists():
             self.journal = SqliteJournal(self.core.state_dir, read_only=True)
         self.campaign = self._campaign_name()
+        if self.options.proof:
+            self._record_identity()
+        elif need_provider and not self.options.dry_run:
+            self._check_approval()
 
     def _segment(self) -> Segment | None:
         """The ``--where`` segment, handed to the source to narrow what it reads where it can."""
@@ -279,15 +283,39 @@ class Campaign:
         )
 
     def _record_identity(self) -> None:
-        if not isinstance(self.journal, SqliteJournal):
+        if self.journal is not None and not isinstance(self.journal, SqliteJournal):
             return  # another journal store keeps its own record
         from tierii_core.campaign_store import CampaignStore
 
-        store = CampaignStore(self.core.state_dir)
+        store = CampaignStore(check_state_dir(self.core.state_dir))
         try:
             store.save_identity(self.identity())
         finally:
             store.close()
+
+    def _check_approval(self) -> None:
+        """TIERII_REQUIRE_APPROVAL: a marketing send of content nobody approved stops here (exit 2)."""
+        if not self.core.require_approval or self.core.transactional:
+            return
+        from tierii_core.campaign_store import CampaignStore
+
+        identity = self.identity()
+        store = CampaignStore(check_state_dir(self.core.state_dir))
+        try:
+            approval = store.approval(self.campaign, identity.content_hash)
+            earlier = store.identity(self.campaign)
+        finally:
+            store.close()
+        if approval is not None:
+            log.info("campaign.approved", campaign=self.campaign, by=approval.approved_by)
+            return
+        changed = ""
+        if earlier is not None and earlier.content_hash != identity.content_hash:
+            changed = " (the templates changed since the last proof or send: an approval binds the content)"
+        raise ConfigurationError(
+            f"campaign {self.campaign} is not approved{changed}; TIERII_REQUIRE_APPROVAL=true needs a "
+            f"sign-off first: send a proof (--proof ADDRESS), then tierii approve {self.campaign} --by NAME"
+        )
 
     def _open_providers(self, resources: contextlib.ExitStack) -> str | None:
         """Open every provider of the chain; why the run cannot send at all, or None."""
