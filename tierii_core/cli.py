@@ -257,6 +257,11 @@ def _readable(message: Any) -> str:
     show_default=True,
     help="How many recipients' messages a proof sends.",
 )
+@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"', help="Start then (prepared and checked now).")
+@click.option(
+    "--timezone", "tz_name", metavar="ZONE", help="Time zone of --at and --window (default: local)."
+)
+@click.option("--window", metavar="HH:MM-HH:MM", help="Send only between these hours; pause outside them.")
 def send(
     contacts: str,
     template: Path,
@@ -281,6 +286,9 @@ def send(
     where: tuple[str, ...],
     proof: str | None,
     proof_count: int,
+    at: str | None,
+    tz_name: str | None,
+    window: str | None,
 ) -> None:
     """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
     from tierii_core.runner import Campaign, SendOptions
@@ -311,12 +319,15 @@ def send(
         retry_unknown,
         where,
         _proof_addresses(proof, dry_run),
+        _schedule(at, tz_name, window, dry_run or bool(proof)),
     )
     run = Campaign(pm, reader, options, core)
     if options.proof:
         _send_proofs(run, proof_count)
     run.prepare(need_provider=not dry_run)
     click.echo(f"campaign {run.campaign}: provider {','.join(run.provider_names) or '(dry run)'}", err=True)
+    if options.schedule is not None:
+        click.echo(_schedule_line(options.schedule), err=True)
     summary = run.run()
     if report is not None:
         report.write_text(json.dumps(summary.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
@@ -331,6 +342,35 @@ def _proof_addresses(proof: str | None, dry_run: bool) -> tuple[str, ...]:
     if dry_run:
         raise click.UsageError("--proof sends proofs: it cannot go with --dry-run")
     return parse_proof_addresses(proof)
+
+
+def _schedule(at: str | None, tz_name: str | None, window: str | None, now_only: bool) -> Any:
+    if at is None and window is None:
+        if tz_name is not None:
+            raise click.UsageError("--timezone goes with --at or --window")
+        return None
+    if now_only:
+        raise click.UsageError("--at and --window schedule a send: not with --dry-run or --proof")
+    from datetime import datetime, timezone
+
+    from tierii_core.schedule import Schedule, Window, parse_at, zone
+
+    tz = zone(tz_name)
+    moment = parse_at(at, tz) if at is not None else None
+    if moment is not None and moment <= datetime.now(timezone.utc):
+        raise ConfigurationError(
+            f"--at {at!r}: that is in the past in {tz} (now {datetime.now(tz):%Y-%m-%d %H:%M})"
+        )
+    return Schedule(moment, Window.parse(window, tz) if window is not None else None)
+
+
+def _schedule_line(schedule: Any) -> str:
+    parts = []
+    if schedule.at is not None:
+        parts.append(f"starts at {schedule.at:%Y-%m-%d %H:%M:%S %Z} (Ctrl-C cancels)")
+    if schedule.window is not None:
+        parts.append(f"sends only within {schedule.window}")
+    return "schedule: " + "; ".join(parts)
 
 
 def _send_proofs(run: Any, count: int) -> None:

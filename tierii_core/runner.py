@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from tierii_core.assembly import Assembly
@@ -28,7 +29,7 @@ from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
 from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of
 from tierii_core.logs import get_logger
-from tierii_core.models import Contact, Outcome, Rejected, RunInfo, RunSummary, Status
+from tierii_core.models import Contact, Message, Outcome, Rejected, RunInfo, RunSummary, Status
 from tierii_core.observe import notify
 from tierii_core.options import SendOptions, campaign_id, legacy_campaign_id
 from tierii_core.plugins import PluginManager
@@ -40,6 +41,7 @@ from tierii_core.tally import Tally, log_outcome, summary_fields
 
 if TYPE_CHECKING:
     from tierii_core.campaign_store import Identity
+    from tierii_core.schedule import Clock, Window
     from tierii_core.segments import Segment
 
 __all__ = ["Campaign", "SendOptions", "campaign_id", "legacy_campaign_id"]
@@ -64,7 +66,12 @@ class Campaign:
         reader: SettingsReader,
         options: SendOptions,
         core: CoreSettings | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        from tierii_core.schedule import SystemClock
+
+        self.clock: Clock = clock or SystemClock()
+        self._window_lock = threading.Lock()
         self.pm = pm
         self.reader = reader
         self.options = options
@@ -216,9 +223,12 @@ class Campaign:
                 if not self.options.dry_run:
                     # configuration problems found here (a provider's settings, a campaign another
                     # process is sending) stop the command with exit 2: nothing has been sent
-                    tally.stopped = self._open_providers(resources)
-                    self._open_journal(run)
+                    self._open_journal(run)  # holds the campaign's lock through a scheduled wait
                     self._record_identity()
+                    if not self._wait_for_start(stop):
+                        tally.stopped = "cancelled before the scheduled start: nothing was sent"
+                    else:
+                        tally.stopped = self._open_providers(resources)
                 notify(self.pm, "tierii_run_started", run=run)
                 log.info(
                     "run.started",
@@ -377,6 +387,8 @@ class Campaign:
             stop=stop,
             messages=self.messages_bucket,
         )
+        if self._window is not None:
+            delivery = _Windowed(delivery, lambda: self._in_window(stop))  # type: ignore[assignment]
         pump(
             self.batches(),
             delivery=delivery,
@@ -388,6 +400,50 @@ class Campaign:
             finished=lambda batch, outcomes: self._finish_batch(run, tally, batch, outcomes),
         )
 
+    # -- the schedule ---------------------------------------------------------------------------
+
+    @property
+    def _window(self) -> Window | None:
+        schedule = self.options.schedule
+        return schedule.window if schedule is not None else None
+
+    def _wait_for_start(self, stop: threading.Event) -> bool:
+        """``--at``: wait for the moment, showing the countdown; False if Ctrl-C cancelled it."""
+        schedule = self.options.schedule
+        if schedule is None or schedule.at is None:
+            return True
+        from tierii_core.schedule import wait_until
+
+        log.info("schedule.waiting", campaign=self.campaign, at=schedule.at.isoformat())
+        started = wait_until(schedule.at, self.clock, stop, _countdown_display("starts in"))
+        _end_countdown_display()
+        if started:
+            self.decider.forget_built()
+            log.info("schedule.started", campaign=self.campaign, at=schedule.at.isoformat())
+        return started
+
+    def _in_window(self, stop: threading.Event) -> bool:
+        """``--window``: True at once inside it; outside, wait for it to open (False if stopped).
+        Called by each worker before each provider call; one waits, the others queue behind it."""
+        with self._window_lock:
+            return self._wait_for_window(stop)
+
+    def _wait_for_window(self, stop: threading.Event) -> bool:
+        from tierii_core.schedule import wait_until
+
+        window = self._window
+        assert window is not None
+        now = self.clock.now()
+        if window.contains(now):
+            return True
+        opens = window.next_open(now)
+        log.info("window.paused", campaign=self.campaign, window=str(window), until=opens.isoformat())
+        resumed = wait_until(opens, self.clock, stop, _countdown_display("outside the window; resumes in"))
+        _end_countdown_display()
+        if resumed:
+            log.info("window.resumed", campaign=self.campaign, window=str(window))
+        return resumed
+
     def _finish_batch(self, run: RunInfo, tally: Tally, batch: Batch, outcomes: Sequence[Outcome]) -> None:
         for _, origin, outcome in batch.decided:
             log_outcome(outcome, origin)
@@ -398,6 +454,37 @@ class Campaign:
         tally.skipped += batch.skipped
         tally.add(everything)
         notify(self.pm, "tierii_batch_finished", run=run, outcomes=everything)
+
+
+class _Windowed:
+    """A delivery whose every provider call starts inside the sending window."""
+
+    def __init__(self, delivery: Delivery, inside: Callable[[], bool]) -> None:
+        self.delivery = delivery
+        self.inside = inside
+
+    def deliver(self, messages: Sequence[Message]) -> list[Outcome]:
+        if not self.inside():  # stopped while the window was closed: not sent, the next run sends them
+            reason = "not sent: stopped while outside the sending window"
+            return [Outcome(m.contact.email, Status.PENDING, reason=reason) for m in messages]
+        return self.delivery.deliver(messages)
+
+
+def _countdown_display(what: str) -> Callable[[timedelta], None]:
+    """On a terminal, one line rewritten each second: ``starts in 01:02:03``."""
+    from tierii_core.schedule import countdown
+
+    def show(remaining: timedelta) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{what} {countdown(remaining)} (Ctrl-C cancels) ")
+            sys.stderr.flush()
+
+    return show
+
+
+def _end_countdown_display() -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
 
 
 def _slot(provider: DeliveryProvider) -> ProviderSlot:
