@@ -94,3 +94,23 @@ def test_preview_shows_only_the_segment(campaign) -> None:
     assert result.exit_code == 0, result.output
     assert "To: Di <di@example.com>" in result.stdout
     assert result.stdout.count("----- ") == 1
+
+
+def test_a_row_outside_the_segment_never_makes_a_later_row_a_repeat(campaign) -> None:
+    _, template = campaign
+    Path("moved.csv").write_text(
+        "email,first_name,state\nann@example.com,Ann,NV\nann@example.com,Ann,CA\n", encoding="utf-8"
+    )
+    args = ["send", "moved.csv", "-t", str(template), "--transactional", "--outbox", "out"]
+    result = tierii(*args, "--where", 'state == "CA"')
+    assert result.exit_code == 0, result.output
+    assert recipients(Path("out")) == ["ann@example.com"]
+    assert "excluded: 0" in result.stdout and "not in segment (--where; not recipients): 1" in result.stdout
+
+
+def test_an_unknown_column_is_found_even_when_no_row_is_in_the_segment(campaign) -> None:
+    contacts, template = campaign
+    args = ["send", str(contacts), "-t", str(template), "--transactional", "--outbox", "out"]
+    result = tierii(*args, "--where", 'state == "XX"', "--where", 'stat == "CA"')
+    assert result.exit_code == 2
+    assert "no column 'stat'" in result.stderr

@@ -6,7 +6,7 @@ import csv
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tierii_core.components import ContactSource
 from tierii_core.contacts import find_email_column, to_contact
@@ -56,6 +56,12 @@ class CsvSource(ContactSource):
     def __init__(self, location: str, settings: object) -> None:
         super().__init__(location, settings)
         self.path = Path(location)
+        self.segment: Any = None
+
+    def narrow(self, segment: Any) -> None:
+        """Rows outside a ``--where`` segment are skipped as they stream, before the repeated-address
+        check: a contact outside the segment never makes a later row of theirs a repeat."""
+        self.segment = segment
 
     def _open(self) -> BinaryIO:
         try:
@@ -87,6 +93,8 @@ class CsvSource(ContactSource):
             header = next(csv.reader([header_line], delimiter=delimiter))
             columns = [name.strip() for name in header]
             email_index = self._email_column(columns)
+            if self.segment is not None:
+                self.segment.check_columns(columns, str(self.path))
             reader = csv.reader(itertools.chain([header_line], line_iter), delimiter=delimiter)
             next(reader)  # the header again: keeps reader.line_num in step with the file
             previous_line = 1
@@ -103,6 +111,9 @@ class CsvSource(ContactSource):
                     continue
                 if len(row) > len(columns):
                     yield Rejected(origin, f"{len(row)} fields where the header has {len(columns)}")
+                    continue
+                if self.segment is not None and not self.segment.holds(dict(zip(columns, row, strict=False))):
+                    self.left_out += 1
                     continue
                 yield self._contact(row, columns, email_index, origin, seen)
 

@@ -109,6 +109,8 @@ class SqlReader:
         if self.segment is not None:
             from tierii_sql.narrowing import conditions
 
+            self.segment.check_columns([c.name for c in reflected.columns], self.target.shown)
+
             pushed = conditions(self.segment, reflected, plain)
             self._narrowed = bool(pushed)
             statement = statement.where(*pushed)
