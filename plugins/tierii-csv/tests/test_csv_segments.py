@@ -50,6 +50,7 @@ def test_only_the_segment_is_sent_and_only_it_reaches_the_journal(campaign) -> N
     assert recipients(Path("out")) == ["ann@example.com", "bo@example.com", "ed@example.com"]
     assert "not in segment (--where; not recipients): 2" in result.stdout
     assert "excluded: 0" in result.stdout  # not in the segment is not an exclusion
+    assert "tierii report " in tierii("status").stdout  # the way to the campaign's record
     status = json.loads(tierii("status", "--json", "--list", "all").stdout)
     assert status["counts"]["sent"] == 3 and sum(status["counts"].values()) == 3
     # the segment is not part of the campaign: the rest of the file later gets it once
