@@ -181,6 +181,11 @@ def _message_options(func: Any) -> Any:
         click.option(
             "--transactional", is_flag=True, default=None, help="Transactional mail: marketing rules off."
         ),
+        click.option(
+            "--where",
+            multiple=True,
+            help='Only contacts for which EXPR holds, e.g. \'state in ("CA","NV")\' (repeatable: all hold).',
+        ),
         click.option("--log-json", is_flag=True, default=None, help="Log events as JSON lines."),
     ]
     for option in reversed(options):
@@ -203,12 +208,13 @@ def preview(
     count: int,
     rules: str | None,
     transactional: bool | None,
+    where: tuple[str, ...],
 ) -> None:
     """Render the first N messages and print them; send nothing."""
     from tierii_core.runner import Campaign, SendOptions
 
     pm = _setup(log_json)
-    options = SendOptions(contacts, template, html, subject, sender)
+    options = SendOptions(contacts, template, html, subject, sender, where=where)
     reader = settings_reader({env_name(None, "rules"): rules, env_name(None, "transactional"): transactional})
     campaign = Campaign(pm, reader, options)
     campaign.prepare(need_provider=False)
@@ -226,6 +232,8 @@ def preview(
         f"of the first {sum(tally.values())}: " + ", ".join(f"{k}: {v}" for k, v in sorted(tally.items()))
     )
     click.echo(f"rules checked: {', '.join(rule.name for rule in campaign.rules) or 'none'}")
+    if campaign.segment is not None:
+        click.echo(f"not in segment (--where), of the records read: {campaign.not_in_segment}")
 
 
 def _shown_address(address: Any) -> str:
@@ -268,6 +276,23 @@ def _readable(message: Any) -> str:
 )
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed in an earlier run again.")
 @click.option("--retry-unknown", is_flag=True, help="Resend recipients whose delivery is unknown.")
+@click.option(
+    "--proof",
+    metavar="ADDR[,ADDR...]",
+    help="Send the first messages to these reviewers only, [PROOF] in the subject; nothing is journalled.",
+)
+@click.option(
+    "--proof-count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many recipients' messages a proof sends.",
+)
+@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"', help="Start then (prepared and checked now).")
+@click.option(
+    "--timezone", "tz_name", metavar="ZONE", help="Time zone of --at and --window (default: local)."
+)
+@click.option("--window", metavar="HH:MM-HH:MM", help="Send only between these hours; pause outside them.")
 def send(
     contacts: str,
     template: Path,
@@ -289,6 +314,12 @@ def send(
     retry_failed: bool,
     retry_unknown: bool,
     transactional: bool | None,
+    where: tuple[str, ...],
+    proof: str | None,
+    proof_count: int,
+    at: str | None,
+    tz_name: str | None,
+    window: str | None,
 ) -> None:
     """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
     from tierii_core.runner import Campaign, SendOptions
@@ -309,11 +340,27 @@ def send(
     reader = settings_reader(overrides)
     core = reader.load(CoreSettings)
     options = SendOptions(
-        contacts, template, html, subject, sender, campaign, dry_run, limit, retry_failed, retry_unknown
+        contacts,
+        template,
+        html,
+        subject,
+        sender,
+        campaign,
+        dry_run,
+        limit,
+        retry_failed,
+        retry_unknown,
+        where,
+        _proof_addresses(proof, dry_run),
+        _schedule(at, tz_name, window, dry_run or bool(proof)),
     )
     run = Campaign(pm, reader, options, core)
+    if options.proof:
+        _send_proofs(run, proof_count)
     run.prepare(need_provider=not dry_run)
     click.echo(f"campaign {run.campaign}: provider {','.join(run.provider_names) or '(dry run)'}", err=True)
+    if options.schedule is not None:
+        click.echo(_schedule_line(options.schedule), err=True)
     summary = run.run()
     if report is not None:
         try:
@@ -333,6 +380,66 @@ def _check_writable(path: Path, option: str) -> None:
         raise ConfigurationError(f"{option} {path}: is a directory; name a file")
     if not os.access(path if path.exists() else directory, os.W_OK):
         raise ConfigurationError(f"{option} {path}: not writable")
+
+
+def _proof_addresses(proof: str | None, dry_run: bool) -> tuple[str, ...]:
+    if proof is None:
+        return ()
+    from tierii_core.proofs import parse_proof_addresses
+
+    if dry_run:
+        raise click.UsageError("--proof sends proofs: it cannot go with --dry-run")
+    return parse_proof_addresses(proof)
+
+
+def _schedule(at: str | None, tz_name: str | None, window: str | None, now_only: bool) -> Any:
+    if at is None and window is None:
+        if tz_name is not None:
+            raise click.UsageError("--timezone goes with --at or --window")
+        return None
+    if now_only:
+        raise click.UsageError("--at and --window schedule a send: not with --dry-run or --proof")
+    from datetime import datetime, timezone
+
+    from tierii_core.schedule import Schedule, Window, parse_at, zone
+
+    tz = zone(tz_name)
+    moment = parse_at(at, tz) if at is not None else None
+    if moment is not None and moment <= datetime.now(timezone.utc):
+        raise ConfigurationError(
+            f"--at {at!r}: that is in the past in {tz} (now {datetime.now(tz):%Y-%m-%d %H:%M})"
+        )
+    return Schedule(moment, Window.parse(window, tz) if window is not None else None)
+
+
+def _schedule_line(schedule: Any) -> str:
+    parts = []
+    if schedule.at is not None:
+        parts.append(f"starts at {schedule.at:%Y-%m-%d %H:%M:%S %Z} (Ctrl-C cancels)")
+    if schedule.window is not None:
+        parts.append(f"sends only within {schedule.window}")
+    return "schedule: " + "; ".join(parts)
+
+
+def _send_proofs(run: Any, count: int) -> None:
+    from tierii_core.proofs import send_proofs
+
+    run.prepare()
+    click.echo(f"campaign {run.campaign}: proof through {run.provider_names[0]}", err=True)
+    result = send_proofs(run, run.options.proof, count)
+    for line in result.skipped:
+        click.echo(f"not proofed (no message for them): {line}")
+    failed = [o for o in result.outcomes if o.status is not Status.SENT]
+    sent = len(result.outcomes) - len(failed)
+    click.echo(
+        f"proof: {sent} sent ({len(result.recipients)} recipients' messages to {len(run.options.proof)} "
+        f"reviewers: {', '.join(run.options.proof)}); the journal is untouched"
+    )
+    click.echo(f"messages of: {', '.join(result.recipients)}")
+    for outcome in failed:
+        click.echo(f"  failed {outcome.email}: {outcome.reason}")
+    click.echo(f"sign-off: tierii approve {run.campaign} --by NAME")
+    sys.exit(1 if failed else 0)
 
 
 # -- status -----------------------------------------------------------------------------------
@@ -408,6 +515,7 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
             click.echo(f"  {state} {row['email']} ({row['origin']}) {detail}".rstrip())
     if len(known) > 1:
         click.echo(f"other campaigns: {', '.join(c for c in known if c != campaign)}")
+    click.echo(f"the campaign's record: tierii report {campaign} --html report.html")
 
 
 def _feedback(state_dir: Path, campaign: str, sent: int) -> Any:
@@ -435,9 +543,9 @@ def _echo_feedback(feedback: Any) -> None:
 
 
 def _add_commands() -> None:
-    from tierii_core import cli_compliance, cli_plugins
+    from tierii_core import cli_campaigns, cli_compliance, cli_plugins
 
-    for command in cli_plugins.COMMANDS + cli_compliance.COMMANDS:
+    for command in cli_plugins.COMMANDS + cli_compliance.COMMANDS + cli_campaigns.COMMANDS:
         cli.add_command(command)
 
 

@@ -77,9 +77,19 @@ class ContactSource(_Claiming):
         """Check, before anything is sent, that the location can be read (file exists, header
         has an email column...); raise ``SourceError`` if not. Called once by the core."""
 
+    #: records narrow() kept from being read (counted as "not in segment")
+    left_out: int = 0
+
     def estimate_count(self) -> int | None:
         """A cheap estimate of the number of records, for progress and ETA; None if unknown."""
         return None
+
+    def narrow(self, segment: Any) -> None:
+        """Optional: apply what it can of a ``--where`` segment
+        (:class:`tierii_core.segments.Segment`) where the records are read, such as a database
+        query's WHERE. The core still checks every record it gets, so a source may leave out
+        fewer records than the segment would, never more. Add the records it leaves out to
+        :attr:`left_out` once they are known (after iterating)."""
 
     def __iter__(self) -> Iterator[SourceRecord | Contact | Rejected]:
         raise NotImplementedError

@@ -84,6 +84,11 @@ class Decider:
                 return rule.name, reason
         return None
 
+    def forget_built(self) -> None:
+        """Build the opening messages again when they are sent (after a scheduled wait: their
+        Date header must be the sending time, not the time they were checked)."""
+        self._built.clear()
+
     # -- the opening check --------------------------------------------------------------------
 
     def check_opening(self, records: Iterable[Contact | Rejected], how_many: int = 1) -> None:

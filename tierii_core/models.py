@@ -224,6 +224,7 @@ class RunSummary:
     notes: tuple[str, ...] = ()
     #: per rule, what a text check cannot see and a person must review (images, placement...)
     manual_checks: Mapping[str, tuple[str, ...]] = field(factory=dict, hash=False)
+    not_in_segment: int = 0  # contacts --where left out: not recipients of this campaign
 
     @property
     def attempted(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from attrs import frozen
 
@@ -25,6 +26,9 @@ class SendOptions:
     limit: int | None = None
     retry_failed: bool = False
     retry_unknown: bool = False
+    where: tuple[str, ...] = ()  # --where: the segment (all must hold); not part of the campaign's name
+    proof: tuple[str, ...] = ()  # --proof: reviewers' addresses; nothing is journalled
+    schedule: Any = None  # --at/--window: a tierii_core.schedule.Schedule, or None to send now
 
 
 def campaign_id(options: SendOptions) -> str:

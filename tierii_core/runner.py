@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -30,7 +32,7 @@ from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
 from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of
 from tierii_core.logs import get_logger
-from tierii_core.models import Contact, Outcome, Rejected, RunInfo, RunSummary, Status
+from tierii_core.models import Contact, Message, Outcome, Rejected, RunInfo, RunSummary, SourceRecord, Status
 from tierii_core.observe import notify
 from tierii_core.options import SendOptions, campaign_id, legacy_campaign_id
 from tierii_core.plugins import PluginManager
@@ -41,6 +43,11 @@ from tierii_core.sender_auth import prepare_providers
 from tierii_core.settings import CoreSettings, SettingsReader
 from tierii_core.suppression import SuppressionList
 from tierii_core.tally import Tally, log_outcome, summary_fields
+
+if TYPE_CHECKING:
+    from tierii_core.campaign_store import Identity
+    from tierii_core.schedule import Clock, Window
+    from tierii_core.segments import Segment
 
 __all__ = ["Campaign", "SendOptions", "campaign_id", "legacy_campaign_id"]
 
@@ -64,7 +71,12 @@ class Campaign:
         reader: SettingsReader,
         options: SendOptions,
         core: CoreSettings | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        from tierii_core.schedule import SystemClock
+
+        self.clock: Clock = clock or SystemClock()
+        self._window_lock = threading.Lock()
         self.pm = pm
         self.reader = reader
         self.options = options
@@ -91,15 +103,40 @@ class Campaign:
         for rule in self.rules:
             rule.provider_adds_list_unsubscribe = adds
         self.provider_names = tuple(slot.name for slot in self.slots)
+        self.segment = self._segment()
         # one pass over the source: the records the opening check reads are kept and sent first
-        self._stream: Iterator[Contact | Rejected] = contacts_from(self.source)
+        stream: Iterator[SourceRecord | Contact | Rejected] = iter(self.source)
+        if self.segment is not None:  # before de-duplication: a repeat outside the segment is no repeat
+            stream = self.segment.filter(stream, self.options.contacts)
+        self._stream: Iterator[Contact | Rejected] = contacts_from(stream)
         self._opening = list(itertools.islice(self._stream, OPENING_LOOK_AT))
         self.decider.check_opening(self._opening)
-        if not self.options.dry_run and need_provider:
+        if not self.options.dry_run and need_provider and not self.options.proof:
             self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
         elif (self.core.state_dir / "journal.sqlite3").exists():
             self.journal = SqliteJournal(self.core.state_dir, read_only=True)
         self.campaign = self._campaign_name()
+        if self.options.proof:
+            self._record_identity()
+        elif need_provider and not self.options.dry_run:
+            self._check_approval()
+
+    def _segment(self) -> Segment | None:
+        """The ``--where`` segment, handed to the source to narrow what it reads where it can."""
+        if not self.options.where:
+            return None
+        from tierii_core.segments import Segment
+
+        segment = Segment.parse(self.options.where)
+        self.source.narrow(segment)
+        return segment
+
+    @property
+    def not_in_segment(self) -> int:
+        """Contacts left out by ``--where`` so far: by the source and by the core."""
+        if self.segment is None:
+            return 0
+        return self.segment.left_out + self.source.left_out
 
     def _campaign_name(self) -> str:
         name = campaign_id(self.options)
@@ -198,8 +235,12 @@ class Campaign:
                 if not self.options.dry_run:
                     # configuration problems found here (a provider's settings, a campaign another
                     # process is sending) stop the command with exit 2: nothing has been sent
-                    tally.stopped = self._open_providers(resources)
-                    self._open_journal(run)
+                    self._open_journal(run)  # holds the campaign's lock through a scheduled wait
+                    self._record_identity()
+                    if not self._wait_for_start(stop):
+                        tally.stopped = "cancelled before the scheduled start: nothing was sent"
+                    else:
+                        tally.stopped = self._open_providers(resources)
                 notify(self.pm, "tierii_run_started", run=run)
                 log.info(
                     "run.started",
@@ -223,6 +264,7 @@ class Campaign:
                 tally.stopped = str(exc)
         if tally.stopped:
             log.error("run.stopped", campaign=run.campaign, reason=tally.stopped)
+        tally.not_in_segment = self.not_in_segment
         summary = attrs.evolve(
             tally.summary(time.monotonic() - started),
             notes=tuple(note for rule in self.rules for note in rule.notes()),
@@ -242,6 +284,64 @@ class Campaign:
                 count=stale,
                 reason="in flight when an earlier run stopped",
             )
+
+    def identity(self) -> Identity:
+        """What this campaign is sent with: the templates' content hashes, the rules and their
+        versions, the providers, the segment (kept for ``tierii report`` and approvals)."""
+        from tierii_core import __version__
+        from tierii_core.campaign_store import Identity, content_hash, template_files
+
+        templates = template_files([self.options.template, self.options.html])
+        sources = getattr(self.pm, "sources", {})
+        plugin_of = {info.name: info.plugin for info in self.assembly.registry.components("rule")}
+        rules = []
+        for rule in self.rules:
+            source = sources.get(plugin_of.get(rule.name, ""))
+            rules.append((rule.name, (source.version if source else __version__) or "unknown"))
+        return Identity(
+            self.campaign,
+            content_hash(templates),
+            templates,
+            tuple(rules),
+            self.provider_names,
+            tuple(self.options.where),
+            time.time(),
+        )
+
+    def _record_identity(self) -> None:
+        if self.journal is not None and not isinstance(self.journal, SqliteJournal):
+            return  # another journal store keeps its own record
+        from tierii_core.campaign_store import CampaignStore
+
+        store = CampaignStore(check_state_dir(self.core.state_dir))
+        try:
+            store.save_identity(self.identity())
+        finally:
+            store.close()
+
+    def _check_approval(self) -> None:
+        """TIERII_REQUIRE_APPROVAL: a marketing send of content nobody approved stops here (exit 2)."""
+        if not self.core.require_approval or self.core.transactional:
+            return
+        from tierii_core.campaign_store import CampaignStore
+
+        identity = self.identity()
+        store = CampaignStore(check_state_dir(self.core.state_dir))
+        try:
+            approval = store.approval(self.campaign, identity.content_hash)
+            earlier = store.identity(self.campaign)
+        finally:
+            store.close()
+        if approval is not None:
+            log.info("campaign.approved", campaign=self.campaign, by=approval.approved_by)
+            return
+        changed = ""
+        if earlier is not None and earlier.content_hash != identity.content_hash:
+            changed = " (the templates changed since the last proof or send: an approval binds the content)"
+        raise ConfigurationError(
+            f"campaign {self.campaign} is not approved{changed}; TIERII_REQUIRE_APPROVAL=true needs a "
+            f"sign-off first: send a proof (--proof ADDRESS), then tierii approve {self.campaign} --by NAME"
+        )
 
     def _open_providers(self, resources: contextlib.ExitStack) -> str | None:
         """Open every provider of the chain; why the run cannot send at all, or None."""
@@ -303,6 +403,8 @@ class Campaign:
             stop=stop,
             messages=self.messages_bucket,
         )
+        if self._window is not None:
+            delivery = _Windowed(delivery, lambda: self._in_window(stop))  # type: ignore[assignment]
         pump(
             self.batches(),
             delivery=delivery,
@@ -314,6 +416,50 @@ class Campaign:
             finished=lambda batch, outcomes: self._finish_batch(run, tally, batch, outcomes),
         )
 
+    # -- the schedule ---------------------------------------------------------------------------
+
+    @property
+    def _window(self) -> Window | None:
+        schedule = self.options.schedule
+        return schedule.window if schedule is not None else None
+
+    def _wait_for_start(self, stop: threading.Event) -> bool:
+        """``--at``: wait for the moment, showing the countdown; False if Ctrl-C cancelled it."""
+        schedule = self.options.schedule
+        if schedule is None or schedule.at is None:
+            return True
+        from tierii_core.schedule import wait_until
+
+        log.info("schedule.waiting", campaign=self.campaign, at=schedule.at.isoformat())
+        started = wait_until(schedule.at, self.clock, stop, _countdown_display("starts in"))
+        _end_countdown_display()
+        if started:
+            self.decider.forget_built()
+            log.info("schedule.started", campaign=self.campaign, at=schedule.at.isoformat())
+        return started
+
+    def _in_window(self, stop: threading.Event) -> bool:
+        """``--window``: True at once inside it; outside, wait for it to open (False if stopped).
+        Called by each worker before each provider call; one waits, the others queue behind it."""
+        with self._window_lock:
+            return self._wait_for_window(stop)
+
+    def _wait_for_window(self, stop: threading.Event) -> bool:
+        from tierii_core.schedule import wait_until
+
+        window = self._window
+        assert window is not None
+        now = self.clock.now()
+        if window.contains(now):
+            return True
+        opens = window.next_open(now)
+        log.info("window.paused", campaign=self.campaign, window=str(window), until=opens.isoformat())
+        resumed = wait_until(opens, self.clock, stop, _countdown_display("outside the window; resumes in"))
+        _end_countdown_display()
+        if resumed:
+            log.info("window.resumed", campaign=self.campaign, window=str(window))
+        return resumed
+
     def _finish_batch(self, run: RunInfo, tally: Tally, batch: Batch, outcomes: Sequence[Outcome]) -> None:
         for _, origin, outcome in batch.decided:
             log_outcome(outcome, origin)
@@ -324,6 +470,37 @@ class Campaign:
         tally.skipped += batch.skipped
         tally.add(everything)
         notify(self.pm, "tierii_batch_finished", run=run, outcomes=everything)
+
+
+class _Windowed:
+    """A delivery whose every provider call starts inside the sending window."""
+
+    def __init__(self, delivery: Delivery, inside: Callable[[], bool]) -> None:
+        self.delivery = delivery
+        self.inside = inside
+
+    def deliver(self, messages: Sequence[Message]) -> list[Outcome]:
+        if not self.inside():  # stopped while the window was closed: not sent, the next run sends them
+            reason = "not sent: stopped while outside the sending window"
+            return [Outcome(m.contact.email, Status.PENDING, reason=reason) for m in messages]
+        return self.delivery.deliver(messages)
+
+
+def _countdown_display(what: str) -> Callable[[timedelta], None]:
+    """On a terminal, one line rewritten each second: ``starts in 01:02:03``."""
+    from tierii_core.schedule import countdown
+
+    def show(remaining: timedelta) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{what} {countdown(remaining)} (Ctrl-C cancels) ")
+            sys.stderr.flush()
+
+    return show
+
+
+def _end_countdown_display() -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
 
 
 def _slot(provider: DeliveryProvider) -> ProviderSlot:

@@ -148,6 +148,10 @@ class CoreSettings:
     )
     state_dir: Path = field(default=Path(".tierii"), metadata={"help": "Where the journal lives."})
     transactional: bool = field(default=False, metadata={"help": "Transactional mail: marketing rules off."})
+    require_approval: bool = field(
+        default=False,
+        metadata={"help": "A marketing send needs `tierii approve` of its templates' current content first."},
+    )
     max_attempts: int = field(
         default=8,
         validator=attrs.validators.ge(1),

@@ -26,6 +26,7 @@ class Tally:
     skipped: int = 0
     stopped: str | None = None
     rules: tuple[str, ...] = ()
+    not_in_segment: int = 0
 
     def add(self, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
@@ -51,6 +52,7 @@ class Tally:
             excluded_by_reason=dict(self.excluded_by_reason),
             failures=tuple(self.failures),
             rules=self.rules,
+            not_in_segment=self.not_in_segment,
         )
 
 

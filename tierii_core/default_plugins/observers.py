@@ -124,6 +124,8 @@ def print_summary(summary: RunSummary, failed_observers: Sequence[str] = ()) -> 
             out.write(f"  {rule}:\n")
             for item in items:
                 out.write(f"    - {item}\n")
+    if summary.not_in_segment:
+        out.write(f"not in segment (--where; not recipients): {summary.not_in_segment}\n")
     if summary.skipped:
         out.write(
             f"already done in an earlier run: {summary.skipped} (same campaign {summary.campaign}; "
@@ -140,4 +142,6 @@ def print_summary(summary: RunSummary, failed_observers: Sequence[str] = ()) -> 
         out.write(f"observer failed (the run went on without it): {line}\n")
     if summary.stopped:
         out.write(f"stopped: {summary.stopped}\n")
+    if not summary.dry_run:
+        out.write(f"the campaign's record: tierii report {summary.campaign} --html report.html\n")
     out.flush()

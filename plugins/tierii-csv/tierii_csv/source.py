@@ -6,7 +6,7 @@ import csv
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tierii_core.components import ContactSource
 from tierii_core.contacts import find_email_column
@@ -93,6 +93,12 @@ class CsvSource(ContactSource):
     def __init__(self, location: str, settings: object) -> None:
         super().__init__(location, settings)
         self.path = Path(location)
+        self.segment: Any = None
+
+    def narrow(self, segment: Any) -> None:
+        """Rows outside a ``--where`` segment are skipped as they stream, before the repeated-address
+        check: a contact outside the segment never makes a later row of theirs a repeat."""
+        self.segment = segment
 
     def _open(self) -> BinaryIO:
         try:
@@ -123,6 +129,8 @@ class CsvSource(ContactSource):
             delimiter = sniff_delimiter(header_line)
             columns = self._header(header_line, delimiter)
             self._email_column(columns)  # no email column: SourceError naming the header
+            if self.segment is not None:
+                self.segment.check_columns(columns, str(self.path))
             lines.delimiter, lines.open_quote = delimiter, False
             reader = csv.reader(line_iter, delimiter=delimiter)
             while True:
@@ -156,7 +164,11 @@ class CsvSource(ContactSource):
                     yield Rejected(origin, f"{len(row)} fields where the header has {len(columns)}")
                     continue
                 # a short row lacks its last columns: the strict templates fail it if they use them
-                yield SourceRecord(dict(zip(columns, row, strict=False)), origin)
+                fields = dict(zip(columns, row, strict=False))
+                if self.segment is not None and not self.segment.holds(fields):
+                    self.left_out += 1  # filtered while streaming, before the core sees a repeat
+                    continue
+                yield SourceRecord(fields, origin)
 
     def _header(self, header_line: str, delimiter: str) -> list[str]:
         try:

@@ -77,6 +77,7 @@ class Tierii:
             TIERII_SMTP_PORT=str(port),
             TIERII_SMTP_SECURITY="none",
             TIERII_SMTP_USERNAME=username,
+            TIERII_SMTP_RELAY_SIGNS="true",  # what is tested is the password, not DKIM
         )
         self.env.update({f"TIERII_SMTP_{k.upper()}": v for k, v in settings.items()})
 

@@ -39,6 +39,9 @@ class SqlReader:
         self.location = location
         self.settings = settings
         self.target: Target = parse_location(location, table=settings.table, query=settings.query)
+        self.segment: Any = None  # a --where segment to push into the query (SqlSource.narrow)
+        self.left_out = 0  # rows the pushed-down conditions kept from being read
+        self._narrowed = False
 
     # -- connecting --------------------------------------------------------------------------
 
@@ -123,7 +126,16 @@ class SqlReader:
         # untyped columns: values come as the driver gives them (no SQLAlchemy type processing)
         plain = table(reflected.name, *(column(c.name) for c in reflected.columns), schema=reflected.schema)
         keys = [c.name for c in reflected.primary_key.columns]
-        return select(plain).order_by(*(plain.c[k] for k in keys)), keys
+        statement = select(plain)
+        if self.segment is not None:
+            from tierii_sql.narrowing import conditions
+
+            self.segment.check_columns([c.name for c in reflected.columns], self.target.shown)
+
+            pushed = conditions(self.segment, reflected, plain)
+            self._narrowed = bool(pushed)
+            statement = statement.where(*pushed)
+        return statement.order_by(*(plain.c[k] for k in keys)), keys
 
     def estimate_count(self) -> int | None:
         """The table's row count (one ``count(*)``); None for a query."""
@@ -132,6 +144,10 @@ class SqlReader:
         with self._connection() as connection:
             counted = self._table(connection)
             return int(connection.execute(select(func.count()).select_from(counted)).scalar_one())
+
+    def _count(self, connection: Connection) -> int:
+        counted = self._table(connection)
+        return int(connection.execute(select(func.count()).select_from(counted)).scalar_one())
 
     # -- streaming -------------------------------------------------------------------------------
 
@@ -174,6 +190,8 @@ class SqlReader:
                         origin += " (" + ", ".join(f"{columns[i]}={row[i]}" for i in key_indexes) + ")"
                     produced += 1
                     yield to_record(row, columns, origin)
+                if self._narrowed:
+                    self.left_out = self._count(connection) - produced
         except SourceError as exc:
             if produced:  # some contacts went out already: stop safely, a re-run resumes
                 raise RunStopped(

@@ -7,6 +7,7 @@ the database code (:mod:`tierii_sql.reader`) is imported only when a database is
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 from attrs import field, frozen
@@ -56,6 +57,14 @@ class SqlSource(ContactSource):
 
     def estimate_count(self) -> int | None:
         return self.reader.estimate_count()
+
+    def narrow(self, segment: Any) -> None:
+        """Push the segment's simple text comparisons into the query (tierii_sql.narrowing)."""
+        self.reader.segment = segment
+
+    @property
+    def left_out(self) -> int:  # type: ignore[override]
+        return self.reader.left_out
 
     def __iter__(self) -> Iterator[Contact | Rejected]:
         return iter(self.reader)

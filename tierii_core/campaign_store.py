@@ -1,0 +1,175 @@
+"""What a campaign was, beside the journal's who-got-what: its templates' content hashes, the
+rules checked (with the versions of the packs that provide them), the providers, the segment,
+and who approved it.
+
+Kept in the journal's SQLite file (``TIERII_STATE_DIR/journal.sqlite3``) in tables of its
+own, created here with ``CREATE TABLE IF NOT EXISTS``: the journal's tables are not touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from attrs import frozen
+
+from tierii_core.errors import ConfigurationError
+from tierii_core.journal import FILENAME
+from tierii_core.journal import SCHEMA as JOURNAL_SCHEMA
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaign_identity (
+    campaign TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    templates TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    providers TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS campaign_approvals (
+    campaign TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    approved_by TEXT NOT NULL,
+    approved_at REAL NOT NULL,
+    PRIMARY KEY (campaign, content_hash)
+);
+"""
+
+
+@frozen
+class TemplateFile:
+    path: str
+    sha256: str
+
+
+@frozen
+class Identity:
+    """What the campaign's last real run sent with."""
+
+    campaign: str
+    content_hash: str  # over every template file's content: what an approval is bound to
+    templates: tuple[TemplateFile, ...]
+    rules: tuple[tuple[str, str], ...]  # (rule name, version of the distribution providing it)
+    providers: tuple[str, ...]
+    segment: tuple[str, ...]  # the --where expressions
+    updated_at: float
+
+
+@frozen
+class Approval:
+    campaign: str
+    content_hash: str
+    approved_by: str
+    approved_at: float
+
+
+def template_files(paths: Sequence[Path | None]) -> tuple[TemplateFile, ...]:
+    """The template files (text, then HTML) with the SHA-256 of their content."""
+    found = []
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ConfigurationError(f"template {path}: cannot read it: {exc.strerror}") from None
+        found.append(TemplateFile(str(path), digest))
+    return tuple(found)
+
+
+def content_hash(templates: Sequence[TemplateFile]) -> str:
+    """One hash for the campaign's content: editing any template changes it (and voids approvals)."""
+    return hashlib.sha256("\0".join(t.sha256 for t in templates).encode()).hexdigest()
+
+
+class CampaignStore:
+    """Identities and approvals of campaigns, in the state directory's SQLite file."""
+
+    def __init__(self, directory: Path, *, read_only: bool = False) -> None:
+        self.path = directory / FILENAME
+        self.read_only = read_only
+        try:
+            if read_only:
+                if not self.path.exists():
+                    raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA busy_timeout=10000")
+                self._db.executescript(JOURNAL_SCHEMA + SCHEMA)  # one state database, whole
+                self.path.chmod(0o600)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"campaign store {self.path}: {exc}") from None
+
+    def _has(self, table: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
+
+    def save_identity(self, identity: Identity) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO campaign_identity VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(campaign) "
+                "DO UPDATE SET content_hash = excluded.content_hash, templates = excluded.templates, "
+                "rules = excluded.rules, providers = excluded.providers, segment = excluded.segment, "
+                "updated_at = excluded.updated_at",
+                (
+                    identity.campaign,
+                    identity.content_hash,
+                    json.dumps([[t.path, t.sha256] for t in identity.templates]),
+                    json.dumps([list(r) for r in identity.rules]),
+                    json.dumps(list(identity.providers)),
+                    json.dumps(list(identity.segment)),
+                    identity.updated_at,
+                ),
+            )
+
+    def identity(self, campaign: str) -> Identity | None:
+        if not self._has("campaign_identity"):
+            return None
+        row = self._db.execute("SELECT * FROM campaign_identity WHERE campaign = ?", (campaign,)).fetchone()
+        if row is None:
+            return None
+        return Identity(
+            row[0],
+            row[1],
+            tuple(TemplateFile(p, h) for p, h in json.loads(row[2])),
+            tuple((n, v) for n, v in json.loads(row[3])),
+            tuple(json.loads(row[4])),
+            tuple(json.loads(row[5])),
+            row[6],
+        )
+
+    def approve(self, campaign: str, content_hash: str, by: str) -> Approval:
+        approval = Approval(campaign, content_hash, by, time.time())
+        with self._db:
+            self._db.execute(
+                "INSERT INTO campaign_approvals VALUES (?, ?, ?, ?) ON CONFLICT(campaign, content_hash) "
+                "DO UPDATE SET approved_by = excluded.approved_by, approved_at = excluded.approved_at",
+                (campaign, content_hash, by, approval.approved_at),
+            )
+        return approval
+
+    def approval(self, campaign: str, content_hash: str) -> Approval | None:
+        """The sign-off of exactly this content, or None (an edit since voids an approval)."""
+        if not self._has("campaign_approvals"):
+            return None
+        row = self._db.execute(
+            "SELECT * FROM campaign_approvals WHERE campaign = ? AND content_hash = ?",
+            (campaign, content_hash),
+        ).fetchone()
+        return Approval(*row) if row else None
+
+    def journal_campaign(self, campaign: str) -> tuple[str, str, float, float] | None:
+        """The journal's line for the campaign: source, template, first and last run times."""
+        row = self._db.execute(
+            "SELECT source, template, created_at, last_run_at FROM campaigns WHERE id = ?", (campaign,)
+        ).fetchone()
+        return tuple(row) if row else None  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._db.close()
