@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from starlette.requests import Request
@@ -46,3 +47,30 @@ async def read_capped_body(request: Request, limit: int) -> bytes | None:
         if len(body) > limit:
             return None
     return bytes(body)
+
+
+def serve_until_stopped(app: Any, *, host: str, port: int, path: str, provider: str, **fields: Any) -> bool:
+    """Serve ``app`` until Ctrl-C (then True) or a termination signal; False at once when it
+    cannot listen (uvicorn has logged why). Logs ``webhook.listening`` with the URL (and
+    ``fields``) once it listens, and ``webhook.stopped``."""
+    from tierii_core.logs import get_logger
+
+    log = get_logger()
+    shown = f"[{host}]" if ":" in host else host
+
+    def announce(server: ReadyServer) -> None:
+        log.info("webhook.listening", provider=provider, url=f"http://{shown}:{server.port}{path}", **fields)
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", proxy_headers=True, access_log=False
+    )
+    server = ReadyServer(config, on_ready=announce)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has shut down for
+        pass
+    except SystemExit:  # uvicorn exits when it cannot bind
+        return False
+    if server.started:
+        log.info("webhook.stopped", provider=provider)
+    return server.started

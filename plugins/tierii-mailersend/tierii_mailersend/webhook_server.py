@@ -18,7 +18,6 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,7 +27,7 @@ from starlette.routing import Route
 from tierii_core.logs import get_logger
 from tierii_core.models import Secret
 from tierii_core.suppression import Suppressor
-from tierii_core.web import ReadyServer, read_capped_body
+from tierii_core.web import ReadyServer, read_capped_body, serve_until_stopped
 from tierii_mailersend.webhooks import (
     SIGNATURE_HEADER,
     SOURCE,
@@ -129,22 +128,6 @@ def serve(secret: Secret, state_dir: Path, *, host: str, port: int, path: str = 
     """Serve until Ctrl-C (then return True) or a termination signal; return False at once
     when it cannot listen (uvicorn has logged why)."""
     app = make_app(secret, state_dir, path)
-    shown = f"[{host}]" if ":" in host else host
-
-    def announce(server: ReadyServer) -> None:
-        url = f"http://{shown}:{server.port}{path}"
-        log.info("webhook.listening", provider="mailersend", url=url, state_dir=str(state_dir))
-
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", proxy_headers=True, access_log=False
+    return serve_until_stopped(
+        app, host=host, port=port, path=path, provider="mailersend", state_dir=str(state_dir)
     )
-    server = ReadyServer(config, on_ready=announce)
-    try:
-        server.run()
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has shut down for
-        pass
-    except SystemExit:  # uvicorn exits when it cannot bind
-        return False
-    if server.started:
-        log.info("webhook.stopped", provider="mailersend")
-    return server.started

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from tierii_core.logs import get_logger
 from tierii_core.suppression import Suppressor
-from tierii_core.web import ReadyServer, read_capped_body
+from tierii_core.web import read_capped_body, serve_until_stopped
 from tierii_ses.notifications import SOURCE, MalformedNotification, SesNotification
 from tierii_ses.sns import Forged, MalformedMessage, SignatureVerifier, SnsHosts, SnsMessage
 
@@ -144,31 +144,15 @@ def make_app(
 def serve(state_dir: Path, topics: Iterable[str], *, host: str, port: int, path: str = DEFAULT_PATH) -> bool:
     """Serve until Ctrl-C (then return True) or a termination signal; return False at once
     when it cannot listen (uvicorn has logged why). Certificates come from SNS's hosts only."""
-    import uvicorn
 
     topics = tuple(topics)
     app = make_app(state_dir, topics, path)
-    shown = f"[{host}]" if ":" in host else host
     if not topics:
         log.warning(
             "sns.any_topic",
             detail="TIERII_SES_NOTIFICATION_TOPICS is empty: messages from any SNS topic are accepted",
         )
 
-    def announce(server: ReadyServer) -> None:
-        url = f"http://{shown}:{server.port}{path}"
-        log.info("webhook.listening", provider="ses", url=url, state_dir=str(state_dir), topics=list(topics))
-
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", proxy_headers=True, access_log=False
+    return serve_until_stopped(
+        app, host=host, port=port, path=path, provider="ses", state_dir=str(state_dir), topics=list(topics)
     )
-    server = ReadyServer(config, on_ready=announce)
-    try:
-        server.run()
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it has shut down for
-        pass
-    except SystemExit:  # uvicorn exits when it cannot bind
-        return False
-    if server.started:
-        log.info("webhook.stopped", provider="ses")
-    return server.started
