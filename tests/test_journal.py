@@ -181,13 +181,14 @@ def test_a_journal_from_before_message_ids_is_read_then_migrated_in_place(tmp_pa
     reader = SqliteJournal(tmp_path, read_only=True)  # tierii status, tierii feedback: nothing written
     assert [(r.email, r.message_id) for r in reader.recipients("c")] == [("old@example.com", None)]
     assert reader.find_message("<1.x@shop.example>") is None
-    reader.close()
 
-    journal = SqliteJournal(tmp_path)
+    journal = SqliteJournal(tmp_path)  # a send opens it: the column is added
     journal.open_campaign("c", "src", "tpl", ["outbox"])
     journal.claim("c", [("new@example.com", "src:2")], message_ids={"new@example.com": "<1.x@shop.example>"})
-    found = journal.find_message("<1.x@shop.example>")
-    assert found is not None and (found.campaign, found.email) == ("c", "new@example.com")
+    for store in (journal, reader):  # the reader opened before (tierii feedback watch) sees it too
+        found = store.find_message("<1.x@shop.example>")
+        assert found is not None and (found.campaign, found.email) == ("c", "new@example.com")
+    reader.close()
     plan = journal._db.execute(
         "EXPLAIN QUERY PLAN SELECT campaign FROM recipients WHERE message_id = ? COLLATE NOCASE", ("x",)
     ).fetchall()

@@ -398,8 +398,12 @@ class SqliteJournal:
     def find_message(self, message_id: str) -> SentMessage | None:
         """The campaign and recipient our message ``<...@...>`` went to (case-insensitively);
         None when the journal never handed over a message with that Message-ID."""
-        if self._message_id == "NULL":
-            return None
+        if self._message_id == "NULL":  # a read-only journal from before; a send may migrate it since
+            with self._lock:
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(recipients)")}
+            if "message_id" not in columns:
+                return None
+            self._message_id = "message_id"
         with self._lock:
             row = self._db.execute(
                 "SELECT campaign, email, state FROM recipients "
