@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from tierii_core.errors import ConfigurationError
-from tierii_core.journal import SqliteJournal, check_state_dir, key_of
+from tierii_core.journal import SqliteJournal, check_state_dir, keeps_message_ids, key_of
 from tierii_core.models import Outcome, Status
 
 EMAILS = [f"r{i}@example.com" for i in range(6)]
@@ -31,13 +32,23 @@ class JournalMachine(RuleBasedStateMachine):
         self.journal.open_campaign("c", "src", "tpl", ["outbox"])
         self.model: dict[str, str] = {}  # key -> state ("sending" while in flight)
         self.attempts: dict[str, int] = {}
+        self.message_ids: dict[str, str] = {}  # key -> the Message-ID of its last claim that gave one
+        self.sent_ids = 0
 
     def teardown(self) -> None:
         self.journal.close()
 
-    @rule(emails=st.sets(st.sampled_from(EMAILS), min_size=1, max_size=4))
-    def claim(self, emails: set[str]) -> None:
-        self.journal.claim("c", [(key_of(e), "src:1") for e in sorted(emails)])
+    @rule(emails=st.sets(st.sampled_from(EMAILS), min_size=1, max_size=4), with_ids=st.booleans())
+    def claim(self, emails: set[str], with_ids: bool) -> None:
+        items = [(key_of(e), "src:1") for e in sorted(emails)]
+        if with_ids:  # the runner's way; without: a caller from before Message-IDs were kept
+            ids = {}
+            for e in emails:
+                self.sent_ids += 1
+                ids[key_of(e)] = self.message_ids[e] = f"<{self.sent_ids}.x@Shop.example>"
+            self.journal.claim("c", items, message_ids=ids)
+        else:
+            self.journal.claim("c", items)
         for e in emails:
             self.model[e] = "sending"
             self.attempts[e] = self.attempts.get(e, 0) + 1
@@ -75,6 +86,15 @@ class JournalMachine(RuleBasedStateMachine):
         assert sum(counts.values()) == len(self.model)
         for status in Status:
             assert counts[status.value] == sum(1 for s in expected.values() if s is status)
+
+    @invariant()
+    def message_ids_name_their_recipient(self) -> None:
+        recorded = {r.email: r.message_id for r in self.journal.recipients("c")}
+        assert {e: recorded[e] for e in self.message_ids} == self.message_ids
+        for email, message_id in self.message_ids.items():
+            found = self.journal.find_message(message_id.lower())  # Message-IDs match case-insensitively
+            assert found is not None and (found.campaign, found.email) == ("c", email)
+        assert self.journal.find_message(f"<{self.sent_ids + 1}.x@Shop.example>") is None
 
     @invariant()
     def attempts_count_claims(self) -> None:
@@ -140,3 +160,50 @@ def test_full_state_dir_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_read_only_journal_requires_an_existing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no journal in"):
         SqliteJournal(tmp_path, read_only=True)
+
+
+OLD_SCHEMA = """
+CREATE TABLE campaigns (id TEXT PRIMARY KEY, source TEXT NOT NULL, template TEXT NOT NULL,
+    providers TEXT NOT NULL, created_at REAL NOT NULL, last_run_at REAL NOT NULL);
+CREATE TABLE recipients (campaign TEXT NOT NULL REFERENCES campaigns(id), email TEXT NOT NULL,
+    state TEXT NOT NULL, origin TEXT NOT NULL DEFAULT '', provider TEXT, provider_message_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, updated_at REAL NOT NULL,
+    PRIMARY KEY (campaign, email)) WITHOUT ROWID;
+INSERT INTO campaigns VALUES ('c', 'src', 'tpl', 'outbox', 0, 0);
+INSERT INTO recipients VALUES ('c', 'old@example.com', 'sent', 'src:1', 'outbox', NULL, 1, NULL, 0);
+"""
+
+
+def test_a_journal_from_before_message_ids_is_read_then_migrated_in_place(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "journal.sqlite3")
+    db.executescript(OLD_SCHEMA)
+    db.close()
+    reader = SqliteJournal(tmp_path, read_only=True)  # tierii status, tierii feedback: nothing written
+    assert [(r.email, r.message_id) for r in reader.recipients("c")] == [("old@example.com", None)]
+    assert reader.find_message("<1.x@shop.example>") is None
+
+    journal = SqliteJournal(tmp_path)  # a send opens it: the column is added
+    journal.open_campaign("c", "src", "tpl", ["outbox"])
+    journal.claim("c", [("new@example.com", "src:2")], message_ids={"new@example.com": "<1.x@shop.example>"})
+    for store in (journal, reader):  # the reader opened before (tierii feedback watch) sees it too
+        found = store.find_message("<1.x@shop.example>")
+        assert found is not None and (found.campaign, found.email) == ("c", "new@example.com")
+    reader.close()
+    plan = journal._db.execute(
+        "EXPLAIN QUERY PLAN SELECT campaign FROM recipients WHERE message_id = ? COLLATE NOCASE", ("x",)
+    ).fetchall()
+    assert "recipients_message_id" in str(plan)  # looked up by index, not a scan of every campaign
+    assert journal.states("c", ["old@example.com"]) == {"old@example.com": Status.SENT}
+    journal.close()
+
+
+def test_the_runner_passes_message_ids_only_to_journals_that_take_them(tmp_path: Path) -> None:
+    class Before:  # a store written against the protocol before Message-IDs were kept
+        def claim(self, campaign, items):
+            pass
+
+    journal = SqliteJournal(tmp_path)
+    try:
+        assert keeps_message_ids(journal) and not keeps_message_ids(Before())
+    finally:
+        journal.close()

@@ -44,6 +44,7 @@ class Script:
     calls: list[list[str]] = []
     delivered: Counter = Counter()
     fatal_after: int | None = None
+    message_ids: dict[str, list[str]] = {}  # address -> the Message-ID of each message handed over
 
 
 class ScriptedProvider(DeliveryProvider):
@@ -54,6 +55,8 @@ class ScriptedProvider(DeliveryProvider):
 
     def send(self, messages):
         Script.calls.append([m.contact.email for m in messages])
+        for m in messages:
+            Script.message_ids.setdefault(m.contact.email, []).append(m.message_id)
         if Script.fatal_after is not None and len(Script.calls) > Script.fatal_after:
             raise FatalProviderError("authentication failed: 535 bad credentials")
         outcomes = []
@@ -108,6 +111,7 @@ class BrokenObserver:
 def reset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     RECORDS.clear()
     Script.replies, Script.calls, Script.delivered, Script.fatal_after = {}, [], Counter(), None
+    Script.message_ids = {}
     Events.seen = []
     monkeypatch.setenv("TIERII_RETRY_DELAY", "0")
     monkeypatch.setenv("TIERII_TRANSACTIONAL", "true")  # delivery tests: the marketing rules are tested apart
@@ -373,6 +377,49 @@ def test_every_provider_dead_stops_before_sending(reset: Path) -> None:
     summary = chain(reset, "dead").run()
     assert summary.exit_code == 3 and "authentication failed" in summary.stopped
     assert summary.sent == 0
+
+
+def test_the_journal_keeps_the_message_id_each_recipient_was_sent(reset: Path) -> None:
+    """What a returned bounce or complaint is matched by (tierii-feedback); a resend is a new
+    message, and its Message-ID replaces the one before."""
+    RECORDS.extend(contacts(4))
+    Script.replies = {"c1@example.com": ["451", "ok"], "c2@example.com": ["550"]}
+    campaign(reset).run()
+    campaign(reset, retry_failed=True).run()
+    journal = SqliteJournal(reset.parent / "work" / ".tierii", read_only=True)
+    try:
+        recorded = {r.email: r.message_id for r in journal.recipients(journal.campaigns()[0])}
+        assert recorded == {email: ids[-1] for email, ids in Script.message_ids.items()}
+        assert len(set(Script.message_ids["c1@example.com"])) == 1  # a retry resends the same message
+        assert len(set(Script.message_ids["c2@example.com"])) == 2  # the next run composes anew
+        for email, message_id in recorded.items():
+            found = journal.find_message(message_id)
+            assert found is not None and (found.email, found.state) == (email, Status.SENT)
+    finally:
+        journal.close()
+
+
+def test_a_journal_store_from_before_message_ids_still_works(reset: Path) -> None:
+    class Before:
+        """A third-party store written against the Journal protocol before Message-IDs."""
+
+        def __init__(self, inner: SqliteJournal) -> None:
+            self.inner = inner
+
+        def claim(self, campaign, items):
+            claimed.extend(key for key, _ in items)
+            self.inner.claim(campaign, items)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    claimed: list[str] = []
+    RECORDS.extend(contacts(4))
+    c = campaign(reset)
+    c.journal = Before(c.journal)
+    summary = c.run()
+    assert (summary.sent, summary.exit_code) == (4, 0)
+    assert sorted(claimed) == [f"c{i}@example.com" for i in range(4)]
 
 
 def test_rerun_skips_done_and_retries_failed_only_when_asked(reset: Path) -> None:

@@ -19,7 +19,7 @@ from attrs import define
 
 from tierii_core.components import DeliveryProvider
 from tierii_core.errors import FatalProviderError, RunStopped
-from tierii_core.journal import Journal, key_of
+from tierii_core.journal import Journal, keeps_message_ids, key_of
 from tierii_core.logs import get_logger
 from tierii_core.models import Message, Outcome, Status
 from tierii_core.ratelimit import TokenBucket
@@ -137,6 +137,7 @@ class Delivery:
         self.slots = slots
         self.campaign = campaign
         self.journal = journal
+        self._keeps_message_ids = keeps_message_ids(journal)
         self.max_attempts = max_attempts
         self.retry_delay = retry_delay
         self.breaker = breaker
@@ -184,7 +185,7 @@ class Delivery:
         for attempt in range(1, self.max_attempts + 1):
             if not self._wait_for_limits(slot, len(pending)) or not slot.take_call():
                 return final, pending, {}
-            self.journal.claim(self.campaign, [(_key(m), m.contact.origin) for m in pending])
+            self._claim(pending)
             try:
                 outcomes = _complete(slot.name, pending, slot.provider.send(pending))
             except FatalProviderError as exc:
@@ -244,6 +245,13 @@ class Delivery:
         if self.messages is not None and not self.messages.acquire(count, self.stop):
             return False
         return slot.requests is None or slot.requests.acquire(1, self.stop)
+
+    def _claim(self, messages: Sequence[Message]) -> None:
+        items = [(_key(m), m.contact.origin) for m in messages]
+        if self._keeps_message_ids:  # for matching bounces and complaints to their campaign
+            self.journal.claim(self.campaign, items, message_ids={_key(m): m.message_id for m in messages})
+        else:
+            self.journal.claim(self.campaign, items)
 
     def _record(self, messages: Sequence[Message], outcomes: Sequence[Outcome]) -> None:
         origins = {m.contact.email: m.contact.origin for m in messages}

@@ -7,6 +7,10 @@ so a crash at any moment leaves every recipient in a state that says what to do 
 ``sent``/``failed``/``excluded`` are done, ``pending`` is sent, ``unknown`` is reported and
 resent only when asked.
 
+Each recipient's line also keeps the ``Message-ID`` of the message handed to the provider
+(written with the claim), so a bounce or complaint that returns it names its campaign and
+recipient exactly (:meth:`SqliteJournal.find_message`).
+
 The runner talks to the :class:`Journal` interface; :class:`SqliteJournal` is the embedded
 store. A shared store (PostgreSQL, for batches on several machines) implements the same methods.
 """
@@ -14,6 +18,7 @@ store. A shared store (PostgreSQL, for batches on several machines) implements t
 from __future__ import annotations
 
 import fcntl
+import inspect
 import os
 import shutil
 import sqlite3
@@ -52,13 +57,22 @@ CREATE TABLE IF NOT EXISTS recipients (
     last_error TEXT,
     updated_at REAL NOT NULL,
     failure TEXT,
+    message_id TEXT,
     PRIMARY KEY (campaign, email)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients (campaign, state);
 """
 
 #: columns added since the first version, created on open where an older journal lacks them
-MIGRATIONS = (("recipients", "failure", "ALTER TABLE recipients ADD COLUMN failure TEXT"),)
+MIGRATIONS = (
+    ("recipients", "failure", "ALTER TABLE recipients ADD COLUMN failure TEXT"),
+    ("recipients", "message_id", "ALTER TABLE recipients ADD COLUMN message_id TEXT"),
+)
+#: indexes on migrated columns (created after the migrations: an old journal lacks the column before)
+INDEXES = """
+CREATE INDEX IF NOT EXISTS recipients_message_id ON recipients (message_id COLLATE NOCASE)
+    WHERE message_id IS NOT NULL;
+"""
 
 
 @frozen
@@ -88,6 +102,16 @@ class Record:
     last_error: str | None = None
     updated_at: float = 0.0
     failure: str | None = None
+    message_id: str | None = None  # our Message-ID of the last message handed over for it
+
+
+@frozen
+class SentMessage:
+    """Whose one of our messages was: :meth:`SqliteJournal.find_message`'s answer."""
+
+    campaign: str
+    email: str  # the journal key: the address, case-folded
+    state: Status
 
 
 def reason_group(reason: str | None) -> str:
@@ -115,8 +139,15 @@ class Journal(Protocol):
     def entries(self, campaign: str, keys: Sequence[str]) -> Mapping[str, Entry]:
         """What is known of each key that has a line (keys without one are absent)."""
 
-    def claim(self, campaign: str, items: Sequence[tuple[str, str]]) -> None:
-        """(key, origin) pairs are about to be handed to a provider: mark them ``sending``."""
+    def claim(
+        self, campaign: str, items: Sequence[tuple[str, str]], message_ids: Mapping[str, str] | None = None
+    ) -> None:
+        """(key, origin) pairs are about to be handed to a provider: mark them ``sending``.
+
+        ``message_ids`` (key -> the message's ``Message-ID``): kept for matching bounces and
+        complaints. Optional: the runner passes it only to a journal whose ``claim`` accepts
+        it (:func:`keeps_message_ids`), so a store written before it keeps working.
+        """
 
     def record(self, campaign: str, outcomes: Iterable[tuple[str, str, Outcome]]) -> None:
         """(key, origin, outcome) after the provider call (or decided without one)."""
@@ -128,6 +159,14 @@ class Journal(Protocol):
     def campaigns(self) -> list[str]: ...
 
     def close(self) -> None: ...
+
+
+def keeps_message_ids(journal: Journal) -> bool:
+    """Whether ``journal.claim`` takes ``message_ids`` (stores written before it do not)."""
+    try:
+        return "message_ids" in inspect.signature(journal.claim).parameters
+    except (TypeError, ValueError):  # not introspectable: call it the old way
+        return False
 
 
 def damaged(path: Path, exc: Exception) -> str:
@@ -176,7 +215,9 @@ class SqliteJournal:
         self.path = directory / FILENAME
         self._lock = threading.RLock()
         self._locks: dict[str, Any] = {}
-        self._failure = "failure"  # the column, or NULL in a read-only journal from before it
+        # the columns added since the first version, or NULL in a read-only journal from before them
+        self._failure = "failure"
+        self._message_id = "message_id"
         try:
             if read_only:
                 if not self.path.exists():
@@ -185,6 +226,8 @@ class SqliteJournal:
                 columns = {row[1] for row in self._db.execute("PRAGMA table_info(recipients)")}
                 if "failure" not in columns:  # written by an older TierII: no kinds recorded
                     self._failure = "NULL"
+                if "message_id" not in columns:  # no Message-IDs recorded
+                    self._message_id = "NULL"
             else:
                 self._db = sqlite3.connect(
                     private_file(self.path), isolation_level=None, check_same_thread=False
@@ -194,6 +237,7 @@ class SqliteJournal:
                 self._db.execute("PRAGMA busy_timeout=10000")
                 self._db.executescript(SCHEMA)
                 self._migrate()
+                self._db.executescript(INDEXES)
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
             raise ConfigurationError(damaged(self.path, exc)) from None
         except sqlite3.Error as exc:
@@ -264,14 +308,18 @@ class SqliteJournal:
             ) from None
         self._locks[campaign] = handle
 
-    def claim(self, campaign: str, items: Sequence[tuple[str, str]]) -> None:
+    def claim(
+        self, campaign: str, items: Sequence[tuple[str, str]], message_ids: Mapping[str, str] | None = None
+    ) -> None:
         now = time.time()
+        ids = message_ids or {}
         self._write(
             (
-                "INSERT INTO recipients (campaign, email, state, origin, attempts, updated_at) "
-                "VALUES (?, ?, 'sending', ?, 1, ?) ON CONFLICT(campaign, email) DO UPDATE SET "
-                "state = 'sending', attempts = attempts + 1, updated_at = excluded.updated_at",
-                (campaign, key, origin, now),
+                "INSERT INTO recipients (campaign, email, state, origin, attempts, updated_at, message_id) "
+                "VALUES (?, ?, 'sending', ?, 1, ?, ?) ON CONFLICT(campaign, email) DO UPDATE SET "
+                "state = 'sending', attempts = attempts + 1, updated_at = excluded.updated_at, "
+                "message_id = coalesce(excluded.message_id, message_id)",
+                (campaign, key, origin, now, ids.get(key)),
             )
             for key, origin in items
         )
@@ -336,7 +384,7 @@ class SqliteJournal:
     def recipients(self, campaign: str, state: Status | None = None) -> Iterator[Record]:
         sql = (
             "SELECT email, state, origin, provider, provider_message_id, attempts, last_error, updated_at, "
-            f"{self._failure} FROM recipients WHERE campaign = ?"
+            f"{self._failure}, {self._message_id} FROM recipients WHERE campaign = ?"
         )
         params: tuple[Any, ...] = (campaign,)
         if state is not None:
@@ -346,6 +394,23 @@ class SqliteJournal:
             rows = self._db.execute(sql + " ORDER BY updated_at, email", params).fetchall()
         for row in rows:
             yield Record(row[0], self._status(campaign, row[1]), *row[2:])
+
+    def find_message(self, message_id: str) -> SentMessage | None:
+        """The campaign and recipient our message ``<...@...>`` went to (case-insensitively);
+        None when the journal never handed over a message with that Message-ID."""
+        if self._message_id == "NULL":  # a read-only journal from before; a send may migrate it since
+            with self._lock:
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(recipients)")}
+            if "message_id" not in columns:
+                return None
+            self._message_id = "message_id"
+        with self._lock:
+            row = self._db.execute(
+                "SELECT campaign, email, state FROM recipients "
+                "WHERE message_id = ? COLLATE NOCASE ORDER BY updated_at DESC LIMIT 1",
+                (message_id,),
+            ).fetchone()
+        return SentMessage(row[0], row[1], self._status(row[0], row[2])) if row else None
 
     def _status(self, campaign: str, state: str) -> Status:
         """'sending' is in flight while a run holds the campaign, else it may have been delivered."""

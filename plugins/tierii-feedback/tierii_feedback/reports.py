@@ -11,6 +11,10 @@
   permanent/temporary split is kept as hard/soft.
 - A message to ``TIERII_UNSUBSCRIBE_MAILTO`` (not itself automatic) unsubscribes its sender.
 
+A bounce or complaint also says which of our messages it is about, where it can: the
+``Message-ID`` of the returned message (:attr:`Report.message_ids`) and the recipient of a
+VERP-tagged address (:attr:`Report.verp_recipient`); the processor looks them up.
+
 Anything else is :data:`NOT_A_REPORT`. A message this cannot read raises :class:`Unreadable`
 with the reason; nothing else escapes (garbage must never stop a run).
 """
@@ -42,6 +46,14 @@ _DIAGNOSTIC_LIMIT = 300
 _TOKEN = re.compile(r"[?&]t=([A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,})")
 _STATUS = re.compile(r"^\s*([245])\.\d{1,3}\.\d{1,3}")
 _POLICY = re.compile(r"(?<![\d.])5\.7\.\d{1,3}(?![\d.])")
+#: ``<left@right>`` in printable ASCII (RFC 5322 msg-id; whitespace is removed first)
+_MSG_ID = re.compile(r"<([\x21-\x3b\x3d\x3f-\x7e]{1,250}@[\x21-\x3b\x3d\x3f-\x7e]{1,250})>")
+#: a ``Message-ID:`` line of headers returned in a bounce's text (the non-standard shapes)
+_MSG_ID_LINE = re.compile(r"^[ \t>]*message-id:[ \t]*(<[^\r\n]{1,600})", re.I | re.M)
+_MAX_IDS = 8
+#: the parts that return the original message or its headers (the last one is a common misspelling)
+RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
+_SCANNED_TEXT = 64 * 1024
 
 
 class Unreadable(Exception):
@@ -52,7 +64,7 @@ class Unreadable(Exception):
 class Finding:
     """One address in a report, and what happened to it."""
 
-    email: str
+    email: str  # '' in a complaint that names nobody: the recipient of the returned message
     kind: str  # HARD, SOFT, COMPLAINT or UNSUBSCRIBE
     diagnostic: str = ""
 
@@ -62,6 +74,10 @@ class Report:
     kind: str  # BOUNCE, COMPLAINT_REPORT, UNSUBSCRIBE_MAIL or NOT_A_REPORT
     findings: tuple[Finding, ...] = ()
     date: float | None = None  # the report's Date:, as a timestamp
+    #: the returned message's ``Message-ID`` (``<...@...>``), best evidence first
+    message_ids: tuple[str, ...] = ()
+    #: the recipient named by our VERP-tagged address the report came back to, else ''
+    verp_recipient: str = ""
 
 
 NOTHING = Report(NOT_A_REPORT)
@@ -89,7 +105,16 @@ def classify(
         report = _classify(message, unsubscribe_mailto.strip().lower(), verify_token)
         if report.kind == NOT_A_REPORT and return_path:
             report = _verp_bounce(message, return_path)
-        return Report(report.kind, report.findings, _date(message)) if report.findings else report
+        if not report.findings:
+            return report
+        about_ours = report.kind in (BOUNCE, COMPLAINT_REPORT)
+        return Report(
+            report.kind,
+            report.findings,
+            _date(message),
+            returned_message_ids(message) if about_ours else (),
+            _verp_recipient(message, return_path) if about_ours and return_path else "",
+        )
     except Unreadable:
         raise
     except RecursionError:
@@ -146,10 +171,11 @@ def _arf(message: email.message.Message, verify_token: Callable[[str], str | Non
         addresses = {
             a for _, a in email.utils.getaddresses([str(v) for v in returned.get_all("To", [])]) if a
         }
-    findings = tuple(
-        Finding(address, COMPLAINT, f"{feedback_type} report from {_first(fields, 'user-agent') or 'an ISP'}")
-        for address in sorted(_valid(addresses))
-    )
+    diagnostic = f"{feedback_type} report from {_first(fields, 'user-agent') or 'an ISP'}"
+    findings = tuple(Finding(address, COMPLAINT, diagnostic) for address in sorted(_valid(addresses)))
+    if not findings and returned is not None and message_ids_in(returned.get("Message-ID", "")):
+        # it names nobody, but returns our message: its Message-ID may name the recipient
+        findings = (Finding("", COMPLAINT, diagnostic),)
     if not findings:
         raise Unreadable("a complaint report naming no recipient (Original-Rcpt-To, List-Unsubscribe, To)")
     return Report(COMPLAINT_REPORT, findings)
@@ -293,6 +319,63 @@ def _envelope_to(message: email.message.Message) -> list[str]:
     for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
         values += [str(v) for v in message.get_all(name, [])]
     return values
+
+
+def _verp_recipient(message: email.message.Message, return_path: str) -> str:
+    """The one recipient our VERP addresses in the report name (the envelope recipient of a
+    bounce, an ARF's ``Original-Mail-From``); '' when none, or when they disagree."""
+    from tierii_core import verp
+
+    values = _envelope_to(message)
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            values += _report_fields(part).get("original-mail-from", [])
+    decoded = {verp.decode(return_path, a) for _, a in email.utils.getaddresses(values)}
+    recipients = _valid(r for r in decoded if r)
+    return recipients.pop() if len(recipients) == 1 else ""
+
+
+# -- which of our messages a report is about --------------------------------------------------
+
+
+def message_ids_in(value: object) -> list[str]:
+    """``<id@host>`` tokens in a header value, whitespace (folding) removed; garbage gives []."""
+    text = "".join(str(value or "").split())
+    return [f"<{found}>" for found in _MSG_ID.findall(text)[:_MAX_IDS]]
+
+
+def returned_message_ids(message: email.message.Message) -> tuple[str, ...]:
+    """The ``Message-ID`` of the message a report returns, best evidence first: the returned
+    message or headers (``message/rfc822``, ``text/rfc822-headers``: DSN, ARF), a DSN's
+    ``X-Original-Message-ID``, the report's ``In-Reply-To`` (Exchange, Gmail), then a
+    ``Message-ID:`` line of headers quoted in the text (the non-standard bounce shapes)."""
+    returned: list[str] = []
+    per_message: list[str] = []
+    quoted: list[str] = []
+    for part in message.walk():
+        content_type = part.get_content_type()
+        if content_type in RETURNED_TYPES:
+            original = _returned_message(part)
+            if original is not None:
+                returned += message_ids_in(original.get("Message-ID", ""))
+        elif content_type == "message/delivery-status":
+            blocks = part.get_payload()
+            for block in blocks if isinstance(blocks, list) else ():
+                if isinstance(block, email.message.Message):
+                    per_message += message_ids_in(block.get("X-Original-Message-ID", ""))
+        elif part.get_content_maintype() == "text" and not part.is_multipart():
+            quoted += _quoted_ids(part)
+    replied = message_ids_in(message.get("In-Reply-To", ""))
+    found = dict.fromkeys(returned + per_message + replied + quoted)  # ordered, no repeats
+    return tuple(found)[:_MAX_IDS]
+
+
+def _quoted_ids(part: email.message.Message) -> list[str]:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return []
+    text = payload[:_SCANNED_TEXT].decode("ascii", "replace")
+    return [i for line in _MSG_ID_LINE.findall(text) for i in message_ids_in(line)[:1]]
 
 
 # -- mailed unsubscribes ----------------------------------------------------------------------
