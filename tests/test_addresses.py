@@ -60,3 +60,11 @@ def test_normalisation(text: str, normal: str) -> None:
 def test_refusals_explain(bad: str) -> None:
     with pytest.raises(InvalidAddress):
         normalise_address(bad)
+
+
+def test_the_special_use_domains_are_email_validators() -> None:
+    import email_validator
+
+    from tierii_core.addresses import SPECIAL_USE_DOMAINS
+
+    assert sorted(SPECIAL_USE_DOMAINS) == sorted(email_validator.SPECIAL_USE_DOMAIN_NAMES)
