@@ -220,7 +220,7 @@ class SqliteState:
     def __init__(self, directory: Path, *, read_only: bool = False, wait: float = 10.0) -> None:
         self.directory = directory
         self.path = directory / FILENAME
-        self.where = str(self.path)
+        self.where = str(self.path.absolute())
         self.read_only = read_only
         self.exists = read_only is False or self.path.exists()
         self.applied: list[Migration] = []
@@ -271,6 +271,8 @@ class SqliteState:
 
     def counts(self) -> dict[str, int]:
         """Rows per table of the database (the file's own tables, not those shown empty)."""
+        if not self.exists:
+            return {}
         names = [
             row[0]
             for row in self.connection.execute(
