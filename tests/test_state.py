@@ -29,7 +29,7 @@ from tierii_core.testing.state_lock import hold_state_lock
 DEMO_ENV = Path(__file__).resolve().parents[1] / "examples" / ".env.example"
 
 # The schema TierII wrote before the state store had versions, as it was in each module: the
-# journal's first version (no ``failure`` column) and the suppression list's table.
+# journal's first version (no ``failure`` column), the suppression list's and the feedback tables.
 OLD_JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
     id TEXT PRIMARY KEY,
@@ -60,6 +60,25 @@ CREATE TABLE IF NOT EXISTS suppressions (
     source TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL
 ) WITHOUT ROWID;
+"""
+OLD_FEEDBACK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback_reports (
+    report TEXT PRIMARY KEY,
+    origin TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL,
+    processed_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feedback_events (
+    report TEXT NOT NULL,
+    email TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    campaign TEXT NOT NULL DEFAULT '',
+    diagnostic TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL,
+    PRIMARY KEY (report, email, kind)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS feedback_events_address ON feedback_events (email, kind, at);
+CREATE INDEX IF NOT EXISTS feedback_events_campaign ON feedback_events (campaign, kind);
 """
 
 
@@ -197,7 +216,7 @@ def test_any_database_from_before_versions_ends_in_one_schema(
         if suppressions:
             db.executescript(OLD_SUPPRESSION_SCHEMA)
         if feedback:
-            db.execute(state_module.MIGRATIONS[0].statements[4])  # feedback_reports, as 0.x made it
+            db.executescript(OLD_FEEDBACK_SCHEMA)
         db.close()
         open_state(directory).close()
         with tempfile.TemporaryDirectory() as other:

@@ -227,29 +227,36 @@ class SqliteState:
         if not read_only:
             _make_private(directory)
         try:
-            if not self.exists:
-                self.connection = _connect(":memory:")
-                self._upgrade()
-            elif read_only:
-                self.connection = _connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
-                self.connection.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-                self._present_as_current()
-            else:
-                self.connection = _connect(str(private_file(self.path)))
-                self.connection.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-                self.connection.execute("PRAGMA journal_mode=WAL")
-                self.connection.execute("PRAGMA synchronous=FULL")
-                self._upgrade()
-                private_file(self.path)  # the -wal and -shm files SQLite has just made
-        except sqlite3.Error as exc:
-            with contextlib.suppress(AttributeError):
-                self.connection.close()
-            raise ConfigurationError(explain(self.path, exc)) from None
-        except NewerStateError:
-            self.connection.close()
-            raise
+            self.connection = self._connect(wait)
         except OSError as exc:  # the file cannot be created or made private
             raise ConfigurationError(f"state database {self.path}: {exc.strerror or exc}") from None
+        try:
+            if self.read_only and self.exists:
+                self._present_as_current()
+            else:
+                self._upgrade()
+        except BaseException as exc:
+            self.connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise ConfigurationError(explain(self.path, exc)) from None
+            raise
+
+    def _connect(self, wait: float) -> sqlite3.Connection:
+        if not self.exists:
+            return _connect(":memory:")
+        if self.read_only:
+            db = _connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
+        else:
+            db = _connect(str(private_file(self.path)))  # created 0600; SQLite's -wal/-shm follow
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            if not self.read_only:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:  # not a database, or locked while switching to WAL
+            db.close()
+            raise ConfigurationError(explain(self.path, exc)) from None
+        return db
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
