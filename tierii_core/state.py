@@ -151,8 +151,8 @@ def damaged(path: Path, exc: Exception) -> str:
 def newer(where: str, found: int) -> str:
     return (
         f"{where}: the state database is at version {found}, and this TierII knows versions up to "
-        f"{VERSION}: a newer TierII has upgraded it. Use that TierII (or a newer one) with it; "
-        "nothing in it was changed"
+        f"{VERSION}: a newer TierII has upgraded it. Use that TierII or a later one with it "
+        "(pip install --upgrade tierii-core); nothing in it was changed"
     )
 
 
