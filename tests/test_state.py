@@ -5,6 +5,7 @@ without writing, and refuses one newer than this TierII."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
 import tempfile
@@ -425,6 +426,8 @@ def test_state_upgrade_migrates_explicitly_and_info_reports(clean_environment: P
     result = tierii("state", "info")
     assert result.exit_code == 0 and "none yet" in result.output
     assert not state_dir.exists()
+    assert f"created at version {VERSION}" in tierii("state", "upgrade").output
+    shutil.rmtree(state_dir)
 
     old_database(state_dir)
     info = json.loads(tierii("state", "info", "--json").output)

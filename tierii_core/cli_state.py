@@ -34,6 +34,9 @@ def state_upgrade() -> None:
         if not store.applied:
             click.echo(f"{store.where}: at version {VERSION}, this TierII's: nothing to do")
             return
+        if store.created:
+            click.echo(f"{store.where}: created at version {VERSION}")
+            return
         before = store.applied[0].version - 1
         click.echo(f"{store.where}: version {before} -> {VERSION}")
         for step in store.applied:

@@ -223,6 +223,8 @@ class SqliteState:
         self.where = str(self.path.absolute())
         self.read_only = read_only
         self.exists = read_only is False or self.path.exists()
+        #: a read-write open made the file (a new state directory)
+        self.created = not read_only and not self.path.exists()
         self.applied: list[Migration] = []
         if not read_only:
             _make_private(directory)
