@@ -442,3 +442,21 @@ def test_state_upgrade_migrates_explicitly_and_info_reports(clean_environment: P
     info = json.loads(tierii("state", "info", "--json").output)
     assert info["version"] == VERSION and info["path"] == str(state_dir / FILENAME)
     assert info["tables"]["recipients"] == 2 and info["tables"]["feedback_events"] == 0
+
+
+def test_a_reader_opened_before_a_writer_migrates_sees_what_the_writer_records(tmp_path: Path) -> None:
+    """A long-running reader (``tierii feedback watch``'s journal) of an older database keeps
+    reading right after the next send has upgraded it."""
+    old_database(tmp_path)
+    reader = SqliteJournal(tmp_path, read_only=True)
+    try:
+        assert reader.entries("spring", ["bo@example.com"])["bo@example.com"].failure is None
+        writer = SqliteJournal(tmp_path)
+        failed = Outcome("bo@example.com", Status.FAILED, "outbox", reason="451", kind=ErrorKind.TRANSIENT)
+        writer.record("spring", [("bo@example.com", "contacts.csv:3", failed)])
+        writer.close()
+        assert reader.entries("spring", ["bo@example.com"])["bo@example.com"].failure is ErrorKind.TRANSIENT
+        (bo,) = reader.recipients("spring", Status.FAILED)
+        assert bo.failure == "transient" and bo.last_error == "451"
+    finally:
+        reader.close()

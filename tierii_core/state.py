@@ -318,8 +318,13 @@ class SqliteState:
                     self.applied.append(step)
 
     def _present_as_current(self) -> None:
-        """(Read-only.) Show an older database in today's shape through TEMP objects, which
-        shadow the file's own and write nothing to it."""
+        """(Read-only.) Show an older database in today's shape, writing nothing to it.
+
+        A table it lacks is an empty one in an attached in-memory database, which SQLite
+        searches after the file's own (so the real one wins once a writer has made it and this
+        connection reloads the schema); a column it lacks reads NULL through a TEMP view of
+        the table, and the real column once a writer has added it (``SELECT *`` comes first).
+        """
         db = self.connection
         found = _stored_version(db)
         if found > VERSION:
@@ -332,17 +337,19 @@ class SqliteState:
             for step in MIGRATIONS:
                 step.apply(current)
             tables = current.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
-            for name, sql in tables:
-                have = _columns(db, name)
-                if not have:
-                    db.execute(sql.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
-                    continue
-                missing = [c for c in _columns(current, name) if c not in have]
-                if missing:
-                    nulls = ", ".join(f'NULL AS "{c}"' for c in missing)
-                    db.execute(f'CREATE TEMP VIEW "{name}" AS SELECT *, {nulls} FROM main."{name}"')
+            columns = {name: _columns(current, name) for name, _ in tables}
         finally:
             current.close()
+        db.execute("ATTACH DATABASE ':memory:' AS defaults")
+        for name, sql in tables:
+            have = _columns(db, name)
+            if not have:
+                db.execute(sql.replace("CREATE TABLE ", "CREATE TABLE defaults.", 1))
+                continue
+            missing = [c for c in columns[name] if c not in have]
+            if missing:
+                nulls = ", ".join(f'NULL AS "{c}"' for c in missing)
+                db.execute(f'CREATE TEMP VIEW "{name}" AS SELECT *, {nulls} FROM main."{name}"')
 
 
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
