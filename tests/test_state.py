@@ -23,7 +23,7 @@ from tierii_core.errors import ConfigurationError
 from tierii_core.feedback_store import HARD, Event, FeedbackStore
 from tierii_core.journal import SqliteJournal
 from tierii_core.models import ErrorKind, Outcome, Status
-from tierii_core.state import FILENAME, VERSION, Migration, NewerStateError, open_state
+from tierii_core.state import FILENAME, VERSION, AddColumn, Migration, NewerStateError, open_state
 from tierii_core.suppression import SuppressionList, Suppressor
 from tierii_core.testing.state_lock import hold_state_lock
 
@@ -254,11 +254,17 @@ def test_steps_run_in_order_once_and_a_failing_step_changes_nothing(
     path = tmp_path / FILENAME
     later = (
         Migration(VERSION + 1, "labels", ("CREATE TABLE labels (name TEXT PRIMARY KEY)",)),
-        Migration(VERSION + 2, "labels.colour", columns=(("labels", "colour", "TEXT"),)),
+        Migration(
+            VERSION + 2,
+            "labels.colour, indexed",
+            (AddColumn("labels", "colour", "TEXT"), "CREATE INDEX labels_colour ON labels (colour)"),
+        ),
     )
     monkeypatch.setattr(state_module, "MIGRATIONS", (*state_module.MIGRATIONS, *later))
     monkeypatch.setattr(state_module, "VERSION", VERSION + 2)
-    broken = Migration(VERSION + 3, "broken", ("CREATE TABLE labels (name TEXT)",))  # exists already
+    # its first change works, its second fails (the table exists): neither may stay
+    changes = (AddColumn("labels", "size", "INTEGER"), "CREATE TABLE labels (x)")
+    broken = Migration(VERSION + 3, "broken", changes)
     state = open_state(tmp_path)
     assert [step.version for step in state.applied] == [VERSION + 1, VERSION + 2]
     state.close()

@@ -37,21 +37,33 @@ MIN_FREE_BYTES = 16 * 1024 * 1024
 
 
 @frozen
+class AddColumn:
+    """``ALTER TABLE table ADD COLUMN column declaration``, unless the column is there already
+    (databases from before versions may have it)."""
+
+    table: str
+    column: str
+    declaration: str
+
+    def apply(self, db: sqlite3.Connection) -> None:
+        if self.column not in _columns(db, self.table):
+            db.execute(f"ALTER TABLE {self.table} ADD COLUMN {self.column} {self.declaration}")
+
+
+@frozen
 class Migration:
-    """One step of the schema: statements run in order, then columns added where missing."""
+    """One step of the schema: its changes (SQL statements, :class:`AddColumn`) in order."""
 
     version: int
     why: str
-    statements: tuple[str, ...] = ()
-    #: (table, column, declaration): ``ALTER TABLE ... ADD COLUMN`` unless the column is there
-    columns: tuple[tuple[str, str, str], ...] = ()
+    changes: tuple[str | AddColumn, ...]
 
     def apply(self, db: sqlite3.Connection) -> None:
-        for statement in self.statements:
-            db.execute(statement)
-        for table, column, declaration in self.columns:
-            if column not in _columns(db, table):
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        for change in self.changes:
+            if isinstance(change, AddColumn):
+                change.apply(db)
+            else:
+                db.execute(change)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -104,9 +116,8 @@ MIGRATIONS: tuple[Migration, ...] = (
 ) WITHOUT ROWID""",
             "CREATE INDEX IF NOT EXISTS feedback_events_address ON feedback_events (email, kind, at)",
             "CREATE INDEX IF NOT EXISTS feedback_events_campaign ON feedback_events (campaign, kind)",
+            AddColumn("recipients", "failure", "TEXT"),  # journals from before failures had kinds
         ),
-        # journals from before failures had kinds
-        columns=(("recipients", "failure", "TEXT"),),
     ),
 )
 
