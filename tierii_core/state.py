@@ -90,6 +90,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     last_error TEXT,
     updated_at REAL NOT NULL,
     failure TEXT,
+    message_id TEXT,
     PRIMARY KEY (campaign, email)
 ) WITHOUT ROWID""",
             "CREATE INDEX IF NOT EXISTS recipients_state ON recipients (campaign, state)",
@@ -117,6 +118,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS feedback_events_address ON feedback_events (email, kind, at)",
             "CREATE INDEX IF NOT EXISTS feedback_events_campaign ON feedback_events (campaign, kind)",
             AddColumn("recipients", "failure", "TEXT"),  # journals from before failures had kinds
+            AddColumn("recipients", "message_id", "TEXT"),  # ... and before they kept Message-IDs
+            "CREATE INDEX IF NOT EXISTS recipients_message_id ON recipients (message_id COLLATE NOCASE) "
+            "WHERE message_id IS NOT NULL",
         ),
     ),
 )
