@@ -447,7 +447,7 @@ def test_state_upgrade_migrates_explicitly_and_info_reports(clean_environment: P
     assert "nothing to do" in tierii("state", "upgrade").output
     info = json.loads(tierii("state", "info", "--json").output)
     assert info["version"] == VERSION and info["path"] == str(state_dir / FILENAME)
-    assert info["tables"]["recipients"] == 2 and info["tables"]["feedback_events"] == 0
+    assert info["tables"]["recipients"] == 2 and info["tables"]["campaign_approvals"] == 0
 
 
 def test_a_reader_opened_before_a_writer_migrates_sees_what_the_writer_records(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The state store: the one database that holds the journal, the suppression list and the
-feedback tables; its schema, its version and the migrations that bring an older one up to date.
+"""The state store: the one database that holds the journal, the suppression list, the
+feedback tables and the campaigns' identities and approvals; its schema, its version and the
+migrations that bring an older one up to date.
 
 Every store (:mod:`~tierii_core.journal`, :mod:`~tierii_core.suppression`,
 :mod:`~tierii_core.feedback_store`) takes its connection from :func:`open_state`; none opens the
@@ -69,7 +70,8 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
-        "the journal, the suppression list and the feedback tables (TierII before versions)",
+        "the journal, the suppression list, feedback, campaigns' identities and approvals "
+        "(TierII before versions)",
         (
             """CREATE TABLE IF NOT EXISTS campaigns (
     id TEXT PRIMARY KEY,
@@ -117,6 +119,22 @@ MIGRATIONS: tuple[Migration, ...] = (
 ) WITHOUT ROWID""",
             "CREATE INDEX IF NOT EXISTS feedback_events_address ON feedback_events (email, kind, at)",
             "CREATE INDEX IF NOT EXISTS feedback_events_campaign ON feedback_events (campaign, kind)",
+            """CREATE TABLE IF NOT EXISTS campaign_identity (
+    campaign TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    templates TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    providers TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    updated_at REAL NOT NULL
+)""",
+            """CREATE TABLE IF NOT EXISTS campaign_approvals (
+    campaign TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    approved_by TEXT NOT NULL,
+    approved_at REAL NOT NULL,
+    PRIMARY KEY (campaign, content_hash)
+)""",
             AddColumn("recipients", "failure", "TEXT"),  # journals from before failures had kinds
             AddColumn("recipients", "message_id", "TEXT"),  # ... and before they kept Message-IDs
             "CREATE INDEX IF NOT EXISTS recipients_message_id ON recipients (message_id COLLATE NOCASE) "
