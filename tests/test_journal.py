@@ -150,9 +150,9 @@ def test_read_only_state_dir_is_refused(tmp_path: Path) -> None:
 
 
 def test_full_state_dir_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tierii_core.journal as journal_module
+    import tierii_core.state as state_module
 
-    monkeypatch.setattr(journal_module, "MIN_FREE_BYTES", 1 << 62)
+    monkeypatch.setattr(state_module, "MIN_FREE_BYTES", 1 << 62)
     with pytest.raises(ConfigurationError, match="KiB free; the journal needs at least"):
         check_state_dir(tmp_path)
 

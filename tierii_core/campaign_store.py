@@ -2,15 +2,14 @@
 rules checked (with the versions of the packs that provide them), the providers, the segment,
 and who approved it.
 
-Kept in the journal's SQLite file (``TIERII_STATE_DIR/journal.sqlite3``) in tables of its
-own, created here with ``CREATE TABLE IF NOT EXISTS``: the journal's tables are not touched.
+Kept in the state database (``TIERII_STATE_DIR/journal.sqlite3``, :mod:`tierii_core.state`,
+which creates them) in tables of its own: the journal's tables are not touched.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,27 +17,7 @@ from pathlib import Path
 from attrs import frozen
 
 from tierii_core.errors import ConfigurationError
-from tierii_core.journal import FILENAME
-from tierii_core.journal import SCHEMA as JOURNAL_SCHEMA
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaign_identity (
-    campaign TEXT PRIMARY KEY,
-    content_hash TEXT NOT NULL,
-    templates TEXT NOT NULL,
-    rules TEXT NOT NULL,
-    providers TEXT NOT NULL,
-    segment TEXT NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS campaign_approvals (
-    campaign TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    approved_by TEXT NOT NULL,
-    approved_at REAL NOT NULL,
-    PRIMARY KEY (campaign, content_hash)
-);
-"""
+from tierii_core.state import FILENAME, open_state
 
 
 @frozen
@@ -91,27 +70,15 @@ class CampaignStore:
     """Identities and approvals of campaigns, in the state directory's SQLite file."""
 
     def __init__(self, directory: Path, *, read_only: bool = False) -> None:
-        self.path = directory / FILENAME
         self.read_only = read_only
-        try:
-            if read_only:
-                if not self.path.exists():
-                    raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            else:
-                directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                self._db.execute("PRAGMA busy_timeout=10000")
-                self._db.executescript(JOURNAL_SCHEMA + SCHEMA)  # one state database, whole
-                self.path.chmod(0o600)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"campaign store {self.path}: {exc}") from None
-
-    def _has(self, table: str) -> bool:
-        return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
+        if read_only and not (directory / FILENAME).exists():
+            raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
+        self.state = open_state(directory, read_only=read_only)
+        self.path = self.state.path
+        self._db = self.state.connection
 
     def save_identity(self, identity: Identity) -> None:
-        with self._db:
+        with self.state.transaction():
             self._db.execute(
                 "INSERT INTO campaign_identity VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(campaign) "
                 "DO UPDATE SET content_hash = excluded.content_hash, templates = excluded.templates, "
@@ -129,8 +96,6 @@ class CampaignStore:
             )
 
     def identity(self, campaign: str) -> Identity | None:
-        if not self._has("campaign_identity"):
-            return None
         row = self._db.execute("SELECT * FROM campaign_identity WHERE campaign = ?", (campaign,)).fetchone()
         if row is None:
             return None
@@ -146,7 +111,7 @@ class CampaignStore:
 
     def approve(self, campaign: str, content_hash: str, by: str) -> Approval:
         approval = Approval(campaign, content_hash, by, time.time())
-        with self._db:
+        with self.state.transaction():
             self._db.execute(
                 "INSERT INTO campaign_approvals VALUES (?, ?, ?, ?) ON CONFLICT(campaign, content_hash) "
                 "DO UPDATE SET approved_by = excluded.approved_by, approved_at = excluded.approved_at",
@@ -156,8 +121,6 @@ class CampaignStore:
 
     def approval(self, campaign: str, content_hash: str) -> Approval | None:
         """The sign-off of exactly this content, or None (an edit since voids an approval)."""
-        if not self._has("campaign_approvals"):
-            return None
         row = self._db.execute(
             "SELECT * FROM campaign_approvals WHERE campaign = ? AND content_hash = ?",
             (campaign, content_hash),
@@ -172,4 +135,4 @@ class CampaignStore:
         return tuple(row) if row else None  # type: ignore[return-value]
 
     def close(self) -> None:
-        self._db.close()
+        self.state.close()

@@ -493,10 +493,10 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
                 ]
                 for state in wanted
             }
-    except sqlite3.DatabaseError as exc:
-        from tierii_core.journal import damaged
+    except sqlite3.Error as exc:
+        from tierii_core.state import explain
 
-        raise ConfigurationError(damaged(journal.path, exc)) from None
+        raise ConfigurationError(explain(journal.path, exc)) from None
     finally:
         journal.close()
     if as_json:
@@ -543,9 +543,11 @@ def _echo_feedback(feedback: Any) -> None:
 
 
 def _add_commands() -> None:
-    from tierii_core import cli_campaigns, cli_compliance, cli_plugins
+    from tierii_core import cli_campaigns, cli_compliance, cli_plugins, cli_state
 
-    for command in cli_plugins.COMMANDS + cli_compliance.COMMANDS + cli_campaigns.COMMANDS:
+    for command in (
+        cli_plugins.COMMANDS + cli_compliance.COMMANDS + cli_campaigns.COMMANDS + cli_state.COMMANDS
+    ):
         cli.add_command(command)
 
 

@@ -1,7 +1,7 @@
 """What came back after sending: bounces, complaints and mailed unsubscribes, per campaign.
 
-Two tables in the state database (``TIERII_STATE_DIR/journal.sqlite3``), beside the journal's
-and the suppression list's, created here and owned here:
+Two tables in the state database (``TIERII_STATE_DIR/journal.sqlite3``, :mod:`tierii_core.state`,
+which creates them), beside the journal's and the suppression list's:
 
 - ``feedback_reports``: every message that was looked at (its key, e.g. ``sha256:...``), so
   a second run, or a run after one that was killed, counts each report once;
@@ -16,7 +16,6 @@ so a process killed between the two does the same again on the next run and ends
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -25,28 +24,8 @@ from pathlib import Path
 
 from attrs import frozen
 
-from tierii_core.errors import ConfigurationError, RunStopped
-from tierii_core.journal import FILENAME
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback_reports (
-    report TEXT PRIMARY KEY,
-    origin TEXT NOT NULL DEFAULT '',
-    kind TEXT NOT NULL,
-    processed_at REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS feedback_events (
-    report TEXT NOT NULL,
-    email TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    campaign TEXT NOT NULL DEFAULT '',
-    diagnostic TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL,
-    PRIMARY KEY (report, email, kind)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS feedback_events_address ON feedback_events (email, kind, at);
-CREATE INDEX IF NOT EXISTS feedback_events_campaign ON feedback_events (campaign, kind);
-"""
+from tierii_core.errors import RunStopped
+from tierii_core.state import open_state
 
 #: the kinds of event, as stored
 HARD, SOFT, COMPLAINT, UNSUBSCRIBE = "hard", "soft", "complaint", "unsubscribe"
@@ -103,45 +82,14 @@ COMPLAINT_WARNING = 0.001
 COMPLAINT_ERROR = 0.003
 
 
-def _private(path: Path) -> None:
-    """The state store is private to its user: its files 0600."""
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        try:
-            if name.exists() and (name.stat().st_mode & 0o077):
-                os.chmod(name, 0o600)
-        except OSError:
-            pass
-
-
 class FeedbackStore:
     """The feedback tables; read-only (for ``tierii status``) or read-write (for processing)."""
 
     def __init__(self, directory: Path, *, read_only: bool = False) -> None:
-        self.path = directory / FILENAME
         self._lock = threading.Lock()
-        try:
-            if read_only:
-                self._db = self._open_read_only()
-            else:
-                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-                self._db.execute("PRAGMA busy_timeout=10000")
-                self._db.executescript(SCHEMA)
-                _private(self.path)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"feedback store {self.path}: {exc}") from None
-
-    def _open_read_only(self) -> sqlite3.Connection:
-        if self.path.exists():
-            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback_events'").fetchone():
-                return db
-            db.close()
-        db = sqlite3.connect(":memory:", check_same_thread=False)
-        db.executescript(SCHEMA)
-        return db
+        self.state = open_state(directory, read_only=read_only)
+        self.path = self.state.path
+        self._db = self.state.connection
 
     # -- processing ---------------------------------------------------------------------------
 
@@ -157,15 +105,13 @@ class FeedbackStore:
         rows = [(report, e.email, e.kind, e.campaign, e.diagnostic, e.at or now) for e in events]
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "INSERT OR IGNORE INTO feedback_reports VALUES (?, ?, ?, ?)", (report, origin, kind, now)
-                )
-                self._db.executemany("INSERT OR IGNORE INTO feedback_events VALUES (?, ?, ?, ?, ?, ?)", rows)
-                self._db.execute("COMMIT")
+                with self.state.transaction() as db:
+                    db.execute(
+                        "INSERT OR IGNORE INTO feedback_reports VALUES (?, ?, ?, ?)",
+                        (report, origin, kind, now),
+                    )
+                    db.executemany("INSERT OR IGNORE INTO feedback_events VALUES (?, ?, ?, ?, ?, ?)", rows)
             except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
                 raise RunStopped(
                     f"feedback store {self.path}: cannot write: {exc}; safe to run again"
                 ) from None
@@ -211,7 +157,7 @@ class FeedbackStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self.state.close()
 
 
 def rate_line(feedback: CampaignFeedback) -> str | None:

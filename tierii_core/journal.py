@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import fcntl
 import inspect
-import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -32,47 +30,23 @@ from attrs import frozen
 
 from tierii_core.errors import ConfigurationError, RunStopped
 from tierii_core.models import ErrorKind, Outcome, Status
-from tierii_core.private import private_directory, private_file
+from tierii_core.private import private_file
+from tierii_core.state import FILENAME, check_state_dir, damaged, open_state
 
-FILENAME = "journal.sqlite3"
-MIN_FREE_BYTES = 16 * 1024 * 1024
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    template TEXT NOT NULL,
-    providers TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    last_run_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS recipients (
-    campaign TEXT NOT NULL REFERENCES campaigns(id),
-    email TEXT NOT NULL,
-    state TEXT NOT NULL,
-    origin TEXT NOT NULL DEFAULT '',
-    provider TEXT,
-    provider_message_id TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    updated_at REAL NOT NULL,
-    failure TEXT,
-    message_id TEXT,
-    PRIMARY KEY (campaign, email)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS recipients_state ON recipients (campaign, state);
-"""
-
-#: columns added since the first version, created on open where an older journal lacks them
-MIGRATIONS = (
-    ("recipients", "failure", "ALTER TABLE recipients ADD COLUMN failure TEXT"),
-    ("recipients", "message_id", "ALTER TABLE recipients ADD COLUMN message_id TEXT"),
-)
-#: indexes on migrated columns (created after the migrations: an old journal lacks the column before)
-INDEXES = """
-CREATE INDEX IF NOT EXISTS recipients_message_id ON recipients (message_id COLLATE NOCASE)
-    WHERE message_id IS NOT NULL;
-"""
+#: FILENAME, check_state_dir and damaged live in tierii_core.state; still importable from here
+__all__ = [
+    "FILENAME",
+    "Entry",
+    "Journal",
+    "Record",
+    "SentMessage",
+    "SqliteJournal",
+    "check_state_dir",
+    "damaged",
+    "keeps_message_ids",
+    "key_of",
+    "reason_group",
+]
 
 
 @frozen
@@ -169,98 +143,35 @@ def keeps_message_ids(journal: Journal) -> bool:
         return False
 
 
-def damaged(path: Path, exc: Exception) -> str:
-    """What to say of a journal SQLite cannot read, and what to do about it."""
-    return (
-        f"{path}: not a readable journal ({exc}): it is damaged. Move it aside "
-        f"(mv {path} {path}.damaged) and the next send starts a new one, which cannot know who got "
-        f"earlier campaigns; or restore it from a backup (sqlite3 {path} .recover may save most of it)"
-    )
-
-
-def check_state_dir(directory: Path) -> Path:
-    """Create the state directory if needed and prove it is writable and not full.
-
-    Called before anything is sent, so that storage problems stop the run at the start.
-    """
-    try:
-        private_directory(directory)
-    except OSError as exc:
-        raise ConfigurationError(f"TIERII_STATE_DIR={directory}: cannot create it: {exc.strerror}") from None
-    if not directory.is_dir():
-        raise ConfigurationError(f"TIERII_STATE_DIR={directory}: not a directory")
-    probe = directory / f".probe-{os.getpid()}"
-    try:
-        probe.write_bytes(b"x")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigurationError(f"TIERII_STATE_DIR={directory}: not writable: {exc.strerror}") from None
-    free = shutil.disk_usage(directory).free
-    if free < MIN_FREE_BYTES:
-        raise ConfigurationError(
-            f"TIERII_STATE_DIR={directory}: only {free // 1024} KiB free; the journal needs at least "
-            f"{MIN_FREE_BYTES // (1024 * 1024)} MiB"
-        )
-    return directory
-
-
 class SqliteJournal:
-    """The embedded journal: one SQLite file (WAL) in ``TIERII_STATE_DIR``.
+    """The embedded journal: its tables in the state database (:mod:`tierii_core.state`:
+    ``TIERII_STATE_DIR/journal.sqlite3``, WAL, ``synchronous=FULL``, so a committed ``sent``
+    survives a power cut and is never resent).
 
     Thread-safe: one connection, used under a lock (the runner's workers share it).
-    ``synchronous=FULL``: a committed ``sent`` survives a power cut, so it is never resent.
     """
 
     def __init__(self, directory: Path, *, read_only: bool = False) -> None:
         self.path = directory / FILENAME
         self._lock = threading.RLock()
         self._locks: dict[str, Any] = {}
-        # the columns added since the first version, or NULL in a read-only journal from before them
+        # columns an older journal lacks read NULL when it is opened read-only (state.py)
         self._failure = "failure"
         self._message_id = "message_id"
-        try:
-            if read_only:
-                if not self.path.exists():
-                    raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-                columns = {row[1] for row in self._db.execute("PRAGMA table_info(recipients)")}
-                if "failure" not in columns:  # written by an older TierII: no kinds recorded
-                    self._failure = "NULL"
-                if "message_id" not in columns:  # no Message-IDs recorded
-                    self._message_id = "NULL"
-            else:
-                self._db = sqlite3.connect(
-                    private_file(self.path), isolation_level=None, check_same_thread=False
-                )
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-                self._db.execute("PRAGMA busy_timeout=10000")
-                self._db.executescript(SCHEMA)
-                self._migrate()
-                self._db.executescript(INDEXES)
-        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
-            raise ConfigurationError(damaged(self.path, exc)) from None
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"journal {self.path}: {exc}") from None
-
-    def _migrate(self) -> None:
-        for table, column, statement in MIGRATIONS:
-            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            if column not in columns:
-                self._db.execute(statement)
+        if read_only and not self.path.exists():
+            raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
+        self._state = open_state(directory, read_only=read_only)
+        self._db = self._state.connection
 
     # -- writing ------------------------------------------------------------------------------
 
     def _write(self, statements: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                for sql, params in statements:
-                    self._db.execute(sql, params)
-                self._db.execute("COMMIT")
+                with self._state.transaction():
+                    for sql, params in statements:
+                        self._db.execute(sql, params)
             except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
                 raise RunStopped(f"journal {self.path}: cannot write: {exc}; nothing more is sent") from None
 
     def open_campaign(self, campaign: str, source: str, template: str, providers: Sequence[str]) -> int:
@@ -398,12 +309,6 @@ class SqliteJournal:
     def find_message(self, message_id: str) -> SentMessage | None:
         """The campaign and recipient our message ``<...@...>`` went to (case-insensitively);
         None when the journal never handed over a message with that Message-ID."""
-        if self._message_id == "NULL":  # a read-only journal from before; a send may migrate it since
-            with self._lock:
-                columns = {row[1] for row in self._db.execute("PRAGMA table_info(recipients)")}
-            if "message_id" not in columns:
-                return None
-            self._message_id = "message_id"
         with self._lock:
             row = self._db.execute(
                 "SELECT campaign, email, state FROM recipients "
@@ -438,7 +343,7 @@ class SqliteJournal:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._state.close()
         for handle in self._locks.values():
             handle.close()
         self._locks.clear()

@@ -18,23 +18,11 @@ from pathlib import Path
 
 from attrs import frozen
 
-from tierii_core.errors import ConfigurationError
-from tierii_core.journal import FILENAME
-from tierii_core.journal import SCHEMA as JOURNAL_SCHEMA
 from tierii_core.logs import get_logger
 from tierii_core.pending import Pending, PendingSuppressions
-from tierii_core.private import private_directory, private_file
+from tierii_core.state import is_busy, open_state
 
 log = get_logger()
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS suppressions (
-    entry TEXT PRIMARY KEY,
-    reason TEXT NOT NULL DEFAULT '',
-    source TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL
-) WITHOUT ROWID;
-"""
 
 
 _BAD_LOCAL = re.compile(r"[\s<>,;]")
@@ -59,18 +47,6 @@ def normalise(entry: str) -> str:
     return f"{local.lower()}@{_ascii_domain(domain)}"
 
 
-def _open_read_only(path: Path) -> sqlite3.Connection:
-    """The list without writing anything: an empty one when no campaign has run yet."""
-    if path.exists():
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'suppressions'").fetchone():
-            return db
-        db.close()
-    db = sqlite3.connect(":memory:", check_same_thread=False)
-    db.executescript(SCHEMA)
-    return db
-
-
 @frozen
 class Suppression:
     entry: str
@@ -88,19 +64,9 @@ class SuppressionList:
     """
 
     def __init__(self, directory: Path, *, read_only: bool = False, wait: float = 10.0) -> None:
-        path = directory / FILENAME
         self.pending = PendingSuppressions(directory)
-        try:
-            if read_only:
-                self._db = _open_read_only(path)
-            else:
-                private_directory(directory)
-                self._db = sqlite3.connect(private_file(path), isolation_level=None, check_same_thread=False)
-                self._db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.executescript(JOURNAL_SCHEMA + SCHEMA)  # one state database, whole
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"suppression list {path}: {exc}") from None
+        self.state = open_state(directory, read_only=read_only, wait=wait)
+        self._db = self.state.connection
 
     def add(self, entries: Iterable[str], reason: str = "", source: str = "manual") -> int:
         """Add (or update) entries in one transaction; returns how many were new.
@@ -153,15 +119,9 @@ class SuppressionList:
     def _transaction(self) -> Iterator[list[bytes]]:
         """All or nothing (the connection autocommits each statement otherwise). The queued
         entries go in first, and leave the queue once committed."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.state.transaction():
             applied = self._apply_queued()
             yield applied
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
         self.pending.remove(applied)
 
     def _apply_queued(self) -> list[bytes]:
@@ -222,13 +182,7 @@ class SuppressionList:
         return hits
 
     def close(self) -> None:
-        self._db.close()
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    """The database is locked by another connection (SQLITE_BUSY or SQLITE_LOCKED)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return (code is not None and code & 0xFF in (5, 6)) or "locked" in str(exc)
+        self.state.close()
 
 
 class Suppressor:
@@ -265,7 +219,7 @@ class Suppressor:
             try:
                 self.suppressions.apply_pending()  # left by an earlier run
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
+                if not is_busy(exc):
                     raise
                 self._start_drainer()
 
@@ -276,7 +230,7 @@ class Suppressor:
             try:
                 return self.suppressions.add_first(entry, reason, source)
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
+                if not is_busy(exc):
                     raise
             try:
                 if self.suppressions.suppressed([entry]):
@@ -303,7 +257,7 @@ class Suppressor:
                 try:
                     count = writer.apply_pending()
                 except sqlite3.OperationalError as exc:
-                    if not _is_busy(exc):
+                    if not is_busy(exc):
                         log.error("suppression.queue_failed", error=str(exc))
                         self._stop.wait(self.DRAIN_WAIT)
                     continue

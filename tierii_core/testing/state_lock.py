@@ -22,7 +22,7 @@ db.execute("COMMIT")
 @contextlib.contextmanager
 def hold_state_lock(state_dir: Path) -> Iterator[None]:
     """Another process holds ``state_dir/journal.sqlite3``'s write lock until the block ends."""
-    from tierii_core.journal import FILENAME
+    from tierii_core.state import FILENAME
 
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(state_dir / FILENAME)],
