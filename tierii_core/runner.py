@@ -92,7 +92,6 @@ class Campaign:
         self.composer = self.assembly.composer(self.options)
         self.rules = self.assembly.rules()
         self.decider = Decider(self.composer, self.rules, self.options)
-        self.suppressions = SuppressionList(self.core.state_dir, read_only=True)
         self.messages_bucket: TokenBucket | None = self.assembly.message_bucket()
         if need_provider:
             self.slots = [_slot(p) for p in self.assembly.providers()]
@@ -115,6 +114,8 @@ class Campaign:
             self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
         elif (self.core.state_dir / "journal.sqlite3").exists():
             self.journal = SqliteJournal(self.core.state_dir, read_only=True)
+        # after the journal, which creates or upgrades the state database: the list's tables exist
+        self.suppressions = SuppressionList(self.core.state_dir, read_only=True)
         self.campaign = self._campaign_name()
         if self.options.proof:
             self._record_identity()
