@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tierii_core.cli import _readable
+from tierii_core.cli.preview import _readable
 from tierii_core.default_plugins.observers import print_summary
 from tierii_core.models import Address, Contact, Message, RunSummary
 

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from structlog.testing import capture_logs
 
-from tierii_core import cli_setup, hookimpl
+from tierii_core import hookimpl
+from tierii_core.cli import context as cli_context
 from tierii_core.components import ContactSource
 from tierii_core.default_plugins.compliance import OneClickUnsubscribe
 from tierii_core.default_plugins.mustache import Mustache
@@ -185,7 +186,7 @@ def test_hook_tierii_plugin_settings(pm, monkeypatch):
     pm.register(Archive(), name="archive")
     assert plugin_settings(pm) == [("archive", ArchiveSettings)]
     monkeypatch.setenv("TIERII_ARCHIVE_FOLDER", "/srv/archive")
-    monkeypatch.setattr(cli_setup, "_plugin_manager", pm)
+    monkeypatch.setattr(cli_context, "_plugin_manager", pm)
     result = CliRunner().invoke(cli_module.cli, ["check"])
     assert "[plugin archive]\n  TIERII_ARCHIVE_FOLDER = /srv/archive  (environment)" in result.stdout
     assert "TIERII_ARCHIVE_FOLDER is not a known setting" not in result.stderr

@@ -87,3 +87,17 @@ def test_the_core_has_no_import_cycles() -> None:
     graph = import_graph()
     assert len(graph) > 30  # the whole core was read
     assert cycles(graph) == []
+
+
+def test_the_cli_commands_share_only_the_context() -> None:
+    """Each command family of ``tierii_core.cli`` stands alone: it imports what the commands
+    share (``context``, ``message_options``), never another family nor the package (whose
+    ``__init__`` imports them all)."""
+    graph = import_graph()
+    shared = {"tierii_core.cli.context", "tierii_core.cli.message_options"}
+    entry = {"tierii_core.cli.__main__"}  # `python -m tierii_core.cli` runs the package's main
+    families = [name for name in graph if name.startswith("tierii_core.cli.") and name not in shared | entry]
+    assert "tierii_core.cli.send" in families
+    for name in families:
+        inside = {m for m in graph[name] if m == "tierii_core.cli" or m.startswith("tierii_core.cli.")}
+        assert inside <= shared, f"{name} imports {sorted(inside - shared)}"

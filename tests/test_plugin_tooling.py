@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tierii_core.cli import cli
-from tierii_core.cli_plugins import PluginNames, template_root
+from tierii_core.cli.plugins import PluginNames, template_root
 
 ROOT = Path(__file__).resolve().parent.parent
 

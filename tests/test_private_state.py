@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tierii_core import cli_setup, hookimpl
+from tierii_core import hookimpl
 from tierii_core.cli import cli
+from tierii_core.cli import context as cli_context
 from tierii_core.components import ContactSource
 from tierii_core.models import Contact
 from tierii_core.plugins import make_plugin_manager
@@ -64,7 +65,7 @@ def send(monkeypatch: pytest.MonkeyPatch, *plugins: object, args: list[str]):
     pm = make_plugin_manager(load_entry_points=False)
     for plugin in plugins:
         pm.register(plugin)
-    monkeypatch.setattr(cli_setup, "_plugin_manager", pm)
+    monkeypatch.setattr(cli_context, "_plugin_manager", pm)
     return CliRunner().invoke(cli, ["send", "--transactional", *args])
 
 

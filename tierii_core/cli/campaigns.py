@@ -39,7 +39,7 @@ def report(
 
     The HTML file is self-contained (no network): open it, print it, archive it.
     """
-    from tierii_core.cli_setup import settings_reader
+    from tierii_core.cli.context import settings_reader
     from tierii_core.journal import SqliteJournal
     from tierii_core.report import build, write_csv, write_html, write_json
 
@@ -75,7 +75,7 @@ def approve(campaign: str, approver: str | None) -> None:
     import getpass
 
     from tierii_core.campaign_store import CampaignStore, content_hash, template_files
-    from tierii_core.cli_setup import settings_reader
+    from tierii_core.cli.context import settings_reader
     from tierii_core.journal import check_state_dir
 
     core = settings_reader().load(CoreSettings)

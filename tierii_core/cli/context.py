@@ -1,8 +1,8 @@
 """What every ``tierii`` command shares: the settings reader, and the plugin manager that
 :func:`tierii_core.cli.main` builds before parsing (so that plugins can add commands).
 
-A module of its own so that the command modules (``cli``, ``cli_compliance``,
-``cli_plugins``) import it, never each other.
+A module of its own so that the command modules (``check``, ``send``, ``plugins``...) import
+it, never each other nor the package.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from tierii_core.settings import CoreSettings
 
 
 def _state_dir() -> Any:
-    from tierii_core.cli_setup import settings_reader
+    from tierii_core.cli.context import settings_reader
 
     return settings_reader().load(CoreSettings).state_dir
 

@@ -40,7 +40,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from tierii_core.cli_setup import setup as _setup
+    from tierii_core.cli.context import setup as _setup
     from tierii_core.plugins import Registry, plugin_rows, tracing
 
     pm = _setup(tolerant=True)
