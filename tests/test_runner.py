@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from tierii_core import hookimpl, runner
+from tierii_core import hookimpl, pump, runner, sending
 from tierii_core.components import ContactSource, DeliveryProvider
 from tierii_core.delivery import CircuitBreaker, backoff
 from tierii_core.errors import ConfigurationError, FatalProviderError
@@ -218,7 +218,7 @@ def test_circuit_breaker_opens_after_consecutive_transient_failures(
     reset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIERII_MAX_ATTEMPTS", "1")
-    monkeypatch.setattr(runner, "BREAKER_MIN_SECONDS", 0.0)  # the outage has lasted long enough
+    monkeypatch.setattr(sending, "BREAKER_MIN_SECONDS", 0.0)  # the outage has lasted long enough
     RECORDS.extend(contacts(60))
     Script.replies = {f"c{i}@example.com": ["451"] for i in range(60)}
     summary = campaign(reset).run()
@@ -541,7 +541,7 @@ def test_a_provider_that_crashes_stops_the_run_and_its_batch_is_unknown(reset: P
 def test_the_first_ctrl_c_interrupts_a_provider_stuck_on_the_network(
     reset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "INTERRUPT_AFTER", 0.0)
+    monkeypatch.setattr(pump, "INTERRUPT_AFTER", 0.0)
     RECORDS.extend(contacts(3))
     summary = chain(reset, "stuck").run()
     assert StuckProvider.interrupted.is_set()

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from tierii_core.errors import ConfigurationError, RunStopped
-from tierii_core.models import ErrorKind, Outcome, Status
+from tierii_core.models import JOURNAL_STATES, ErrorKind, Outcome, Status
 from tierii_core.private import private_file
 from tierii_core.state import FILENAME, check_state_dir, damaged, open_state
 
@@ -283,7 +283,7 @@ class SqliteJournal:
         return {key: entry.status for key, entry in self.entries(campaign, keys).items()}
 
     def counts(self, campaign: str) -> dict[str, int]:
-        counts = {status.value: 0 for status in Status}
+        counts = {status.value: 0 for status in JOURNAL_STATES}
         with self._lock:
             rows = self._db.execute(
                 "SELECT state, count(*) FROM recipients WHERE campaign = ? GROUP BY state", (campaign,)

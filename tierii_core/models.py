@@ -106,11 +106,22 @@ class Message:
 class Status(enum.Enum):
     """Where a recipient stands."""
 
-    PENDING = "pending"  # not sent yet (a dry run's rendered messages; a run's unsent when stopped)
+    PENDING = "pending"  # not sent yet: a run's unsent when it stopped (the next run sends them)
     SENT = "sent"  # the provider accepted it
     FAILED = "failed"  # not delivered: see the outcome's kind and reason
     EXCLUDED = "excluded"  # left out on purpose: suppressed, a rule, a repeated address
     UNKNOWN = "unknown"  # may have been accepted (the answer was lost): never resent blindly
+    WOULD_SEND = "would-send"  # a dry run's message, rendered and checked (earlier releases said PENDING)
+
+
+#: the states a recipient can have in the journal (a dry run records nothing: never WOULD_SEND)
+JOURNAL_STATES: tuple[Status, ...] = (
+    Status.PENDING,
+    Status.SENT,
+    Status.FAILED,
+    Status.EXCLUDED,
+    Status.UNKNOWN,
+)
 
 
 class ErrorKind(enum.Enum):

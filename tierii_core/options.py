@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,16 @@ def legacy_campaign_id(options: SendOptions, providers: Sequence[str]) -> str:
     """The name TierII 0.1 gave the same campaign (it also hashed the subject and providers):
     a campaign begun before the upgrade resumes under it instead of starting over."""
     return _digest(options, [options.subject or "", ",".join(providers)], location=options.contacts)
+
+
+def resumed_campaign_id(options: SendOptions, providers: Sequence[str], known: Collection[str]) -> str:
+    """The campaign's id; a campaign begun before ids left out the providers is found in the
+    journal (``known``) under its old id, and resumed there."""
+    name = campaign_id(options)
+    if options.campaign:
+        return name
+    legacy = legacy_campaign_id(options, providers)
+    return legacy if name not in known and legacy in known else name
 
 
 def _digest(options: SendOptions, extra: list[str], *, location: str) -> str:

@@ -1,5 +1,6 @@
 """Moving batches through the delivery workers: ``--concurrency`` of them, at most two batches
-each in flight (flat memory), and the signals that stop it.
+each in flight (flat memory), the signals that stop it, and the watcher that interrupts a
+provider stuck when it should stop.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import attrs
 from attrs import frozen
 
-from tierii_core.delivery import BatchStopped, CircuitBreaker, Delivery
+from tierii_core.delivery import BatchStopped, CircuitBreaker, Delivery, ProviderSlot
 from tierii_core.errors import RunStopped
 from tierii_core.logs import get_logger
 from tierii_core.models import Message, Outcome
 
 log = get_logger()
+
+#: seconds after the first Ctrl-C before providers still sending are interrupted
+INTERRUPT_AFTER = 3.0
 
 
 @frozen
@@ -115,3 +119,34 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def interrupting_when_stuck(stop: threading.Event, slots: Sequence[ProviderSlot]) -> Iterator[None]:
+    """Ctrl-C lets the batches in flight finish; a provider still stuck on a silent server
+    :data:`INTERRUPT_AFTER` seconds later is interrupted (in flight -> unknown), so the run
+    ends promptly. A thread waits for that: a signal handler must not start one."""
+    ended = threading.Event()
+
+    def watch() -> None:
+        stop.wait()
+        if not ended.is_set() and not ended.wait(INTERRUPT_AFTER):
+            _interrupt(slots)
+
+    watcher = threading.Thread(target=watch, name="tierii-interrupter", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        ended.set()
+        stop.set()  # wakes the watcher, which sees the run has ended
+        watcher.join()
+
+
+def _interrupt(slots: Sequence[ProviderSlot]) -> None:
+    for slot in slots:
+        log.warning("provider.interrupting", provider=slot.name, after=INTERRUPT_AFTER)
+        try:
+            slot.provider.interrupt()
+        except Exception as exc:  # a provider's bug must not keep the run from ending
+            log.error("provider.interrupt_failed", provider=slot.name, reason=str(exc))

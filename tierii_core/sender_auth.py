@@ -2,7 +2,7 @@
 rule that comes with it, and the rules that look at the provider chain
 (``ComplianceRule.check_providers``).
 
-The runner calls :func:`prepare_providers` once, after choosing the providers and before
+The runner calls :func:`equip_provider_chain` once, after choosing the providers and before
 opening them; every configuration problem here is an exit 2, before anything is sent.
 """
 
@@ -32,7 +32,7 @@ def load_signer(reader: Any) -> Any:
     return signer_from_settings(reader.load(DkimSettings, SETTINGS_PREFIX))
 
 
-def prepare_providers(
+def equip_provider_chain(
     providers: Sequence[DeliveryProvider], reader: Any, rules: list[ComplianceRule]
 ) -> None:
     """Give the DKIM signer to the providers that send serialized bytes (an API provider that
@@ -72,7 +72,7 @@ def dkim_steps(provider: DeliveryProvider, reader: Any) -> Iterator[CheckStep]:
 class DkimAligned(ComplianceRule):
     """Messages TierII signs have a From domain aligned with TIERII_DKIM_DOMAIN (DMARC relaxed).
 
-    Not registered through the hook: :func:`prepare_providers` adds it to the run's rules when
+    Not registered through the hook: :func:`equip_provider_chain` adds it to the run's rules when
     a key signs, so that the opening messages are checked (exit 2) and each later one too."""
 
     name = "dkim-aligned"

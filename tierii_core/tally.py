@@ -12,6 +12,7 @@ from attrs import define
 from tierii_core.journal import reason_group
 from tierii_core.logs import get_logger
 from tierii_core.models import Outcome, RunSummary, Status
+from tierii_core.pump import Batch
 
 log = get_logger()
 
@@ -36,12 +37,25 @@ class Tally:
             elif outcome.status in (Status.FAILED, Status.UNKNOWN):
                 self.failures.append(outcome)
 
+    def add_batch(self, batch: Batch, outcomes: Sequence[Outcome]) -> list[Outcome]:
+        """Log and count a batch's outcomes: those decided without a provider, the provider's
+        (``outcomes``), and the unknown ones not resent; returns them all, for the observers."""
+        for _, origin, outcome in batch.decided:
+            log_outcome(outcome, origin)
+        origins = {m.contact.email: m.contact.origin for m in batch.messages}
+        for outcome in outcomes:
+            log_outcome(outcome, origins.get(outcome.email, ""))
+        everything = [o for _, _, o in batch.decided] + list(outcomes) + batch.unknown
+        self.skipped += batch.skipped
+        self.add(everything)
+        return everything
+
     def summary(self, duration: float) -> RunSummary:
         return RunSummary(
             campaign=self.campaign,
             sent=self.counts[Status.SENT],
-            rendered=self.counts[Status.PENDING] if self.dry_run else 0,
-            pending=0 if self.dry_run else self.counts[Status.PENDING],
+            rendered=self.counts[Status.WOULD_SEND],
+            pending=self.counts[Status.PENDING],
             failed=self.counts[Status.FAILED],
             excluded=self.counts[Status.EXCLUDED],
             unknown=self.counts[Status.UNKNOWN],

@@ -116,7 +116,9 @@ def send(
     if options.proof:
         _send_proofs(run, proof_count)
     run.prepare(need_provider=not dry_run)
-    click.echo(f"campaign {run.campaign}: provider {','.join(run.provider_names) or '(dry run)'}", err=True)
+    click.echo(
+        f"campaign {run.campaign_id}: provider {','.join(run.provider_names) or '(dry run)'}", err=True
+    )
     if options.schedule is not None:
         click.echo(_schedule_line(options.schedule), err=True)
     summary = run.run()
@@ -183,7 +185,7 @@ def _send_proofs(run: Any, count: int) -> None:
     from tierii_core.proofs import send_proofs
 
     run.prepare()
-    click.echo(f"campaign {run.campaign}: proof through {run.provider_names[0]}", err=True)
+    click.echo(f"campaign {run.campaign_id}: proof through {run.provider_names[0]}", err=True)
     result = send_proofs(run, run.options.proof, count)
     for line in result.skipped:
         click.echo(f"not proofed (no message for them): {line}")
@@ -196,7 +198,7 @@ def _send_proofs(run: Any, count: int) -> None:
     click.echo(f"messages of: {', '.join(result.recipients)}")
     for outcome in failed:
         click.echo(f"  failed {outcome.email}: {outcome.reason}")
-    click.echo(f"sign-off: tierii approve {run.campaign} --by NAME")
+    click.echo(f"sign-off: tierii approve {run.campaign_id} --by NAME")
     sys.exit(1 if failed else 0)
 
 

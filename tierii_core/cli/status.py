@@ -11,7 +11,7 @@ import click
 
 from tierii_core.cli.context import settings_reader
 from tierii_core.errors import ConfigurationError
-from tierii_core.models import Status
+from tierii_core.models import JOURNAL_STATES, Status
 from tierii_core.settings import CoreSettings
 
 
@@ -22,7 +22,7 @@ from tierii_core.settings import CoreSettings
     "--list",
     "states",
     multiple=True,
-    type=click.Choice([s.value for s in Status] + ["all"]),
+    type=click.Choice([s.value for s in JOURNAL_STATES] + ["all"]),
     help="Also list the recipients in this state (repeatable; 'all' for every state).",
 )
 def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None:
@@ -41,7 +41,7 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
             campaign = known[0]
         elif campaign not in known:
             raise ConfigurationError(f"no campaign named {campaign!r} (known: {', '.join(known) or 'none'})")
-        wanted = list(Status) if "all" in states else [Status(s) for s in states]
+        wanted = list(JOURNAL_STATES) if "all" in states else [Status(s) for s in states]
         report: dict[str, Any] = {"campaign": campaign, "counts": journal.counts(campaign)}
         report["excluded_by_reason"] = dict(
             Counter(reason_group(r.last_error) for r in journal.recipients(campaign, Status.EXCLUDED))

@@ -51,7 +51,7 @@ class _Display:
 
     def advance(self, run: RunInfo, outcomes: Sequence[Outcome]) -> None:
         self.done += len(outcomes)
-        self.sent += sum(1 for o in outcomes if o.status in (Status.SENT, Status.PENDING))
+        self.sent += sum(1 for o in outcomes if o.status in (Status.SENT, Status.WOULD_SEND))
         elapsed = max(time.monotonic() - self.started, 1e-9)
         rate = self.sent * 60 / elapsed
         if self.progress is not None:
