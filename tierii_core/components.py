@@ -60,7 +60,9 @@ class ContactSource(_Claiming):
 
     Iterating yields a :class:`SourceRecord` (its fields and origin) for each record read,
     and :class:`Rejected` for a record that cannot be read at all (undecodable bytes, a
-    malformed line), each with its origin, so that the run reports it and goes on. The core
+    malformed line), each with its origin and a code (``UNREADABLE`` from
+    ``tierii_core.contacts``: status and reports group by it), so that the run reports it
+    and goes on. The core
     checks, normalises and de-duplicates the addresses, the same way for every source.
     Sources must stream: never hold the whole list in memory. Raise
     :class:`~tierii_core.errors.SourceError` when nothing can be read at all.

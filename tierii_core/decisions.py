@@ -15,9 +15,13 @@ from attrs import frozen
 
 from tierii_core.components import ComplianceRule
 from tierii_core.compose import ComposeError, Composer
+from tierii_core.contacts import REPEATED
 from tierii_core.errors import ConfigurationError
 from tierii_core.models import Contact, ErrorKind, Message, Outcome, Rejected, Status
 from tierii_core.options import SendOptions
+
+#: the code of an exclusion for a suppressed address (the other codes are in contacts.py)
+SUPPRESSED = "suppressed"
 
 
 @frozen
@@ -41,14 +45,18 @@ class Decider:
 
     def decide(self, record: Contact | Rejected, suppressed: bool = False) -> Decision:
         if isinstance(record, Rejected):
+            email = record.email or ""
             if record.is_repeat:
-                outcome = Outcome(record.email or "", Status.EXCLUDED, reason=record.reason)
+                outcome = Outcome(email, Status.EXCLUDED, reason=record.reason, code=REPEATED)
             else:  # unreadable, or no valid address: a recipient who did not get the campaign
-                outcome = Outcome(
-                    record.email or "", Status.FAILED, reason=record.reason, kind=ErrorKind.PERMANENT
-                )
+                code = record.code or None  # sources from before codes: grouped by their text
+                kind = ErrorKind.PERMANENT
+                outcome = Outcome(email, Status.FAILED, reason=record.reason, kind=kind, code=code)
             return Decision(outcome=outcome, origin=record.origin)
-        excluded = "suppressed" if suppressed else self.excluded(record)
+        if suppressed:
+            outcome = Outcome(record.email, Status.EXCLUDED, reason=SUPPRESSED, code=SUPPRESSED)
+            return Decision(outcome=outcome, origin=record.origin)
+        excluded = self.excluded(record)
         if excluded is not None:
             return Decision(
                 outcome=Outcome(record.email, Status.EXCLUDED, reason=excluded), origin=record.origin

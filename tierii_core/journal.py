@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from tierii_core.errors import ConfigurationError, RunStopped
-from tierii_core.models import JOURNAL_STATES, ErrorKind, Outcome, Status
+from tierii_core.models import CODE_LABELS, JOURNAL_STATES, ErrorKind, Outcome, Status
 from tierii_core.private import private_file
 from tierii_core.state import FILENAME, check_state_dir, damaged, open_state
 
@@ -77,6 +77,7 @@ class Record:
     updated_at: float = 0.0
     failure: str | None = None
     message_id: str | None = None  # our Message-ID of the last message handed over for it
+    code: str | None = None  # the reason's code (Outcome.code); None in journals from before codes
 
 
 @frozen
@@ -88,10 +89,14 @@ class SentMessage:
     state: Status
 
 
-def reason_group(reason: str | None) -> str:
-    """Group exclusion reasons: 'repeated address a@b' -> 'repeated address'; a rule's
-    'cannabis-ca: under 21: born ...' -> 'cannabis-ca: under 21'. (Journals of TierII 0.1 also
-    hold invalid addresses as exclusions: 'invalid email address'.)"""
+def reason_group(reason: str | None, code: str | None = None) -> str:
+    """Group exclusion reasons by their code (``repeated-address`` -> 'repeated address',
+    :data:`~tierii_core.models.CODE_LABELS`); without one (a rule's exclusion, an outcome
+    recorded before codes), by the text: 'repeated address a@b' -> 'repeated address'; a
+    rule's 'cannabis-ca: under 21: born ...' -> 'cannabis-ca: under 21'. (Journals of TierII
+    0.1 also hold invalid addresses as exclusions: 'invalid email address'.)"""
+    if code:
+        return CODE_LABELS.get(code, code)
     text = reason or "unknown"
     for key in ("repeated address", "invalid email address"):
         if text.startswith(key):
@@ -240,11 +245,12 @@ class SqliteJournal:
         self._write(
             (
                 "INSERT INTO recipients (campaign, email, state, origin, provider, provider_message_id, "
-                "last_error, updated_at, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "last_error, updated_at, failure, reason_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(campaign, email) DO UPDATE SET state = excluded.state, "
                 "provider = coalesce(excluded.provider, provider), "
                 "provider_message_id = excluded.provider_message_id, last_error = excluded.last_error, "
-                "updated_at = excluded.updated_at, failure = excluded.failure",
+                "updated_at = excluded.updated_at, failure = excluded.failure, "
+                "reason_code = excluded.reason_code",
                 (
                     campaign,
                     key,
@@ -255,6 +261,7 @@ class SqliteJournal:
                     outcome.reason,
                     now,
                     outcome.kind.value if outcome.status is Status.FAILED and outcome.kind else None,
+                    outcome.code,
                 ),
             )
             for key, origin, outcome in outcomes
@@ -295,7 +302,7 @@ class SqliteJournal:
     def recipients(self, campaign: str, state: Status | None = None) -> Iterator[Record]:
         sql = (
             "SELECT email, state, origin, provider, provider_message_id, attempts, last_error, updated_at, "
-            f"{self._failure}, {self._message_id} FROM recipients WHERE campaign = ?"
+            f"{self._failure}, {self._message_id}, reason_code FROM recipients WHERE campaign = ?"
         )
         params: tuple[Any, ...] = (campaign,)
         if state is not None:

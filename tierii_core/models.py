@@ -114,6 +114,16 @@ class Status(enum.Enum):
     WOULD_SEND = "would-send"  # a dry run's message, rendered and checked (earlier releases said PENDING)
 
 
+#: how ``tierii status``, the report and the summary name the groups of reasons that have a
+#: code (:attr:`Outcome.code`); a code not listed here is shown as it is
+CODE_LABELS: dict[str, str] = {
+    "empty-address": "empty email address",
+    "invalid-address": "invalid email address",
+    "repeated-address": "repeated address",
+    "unreadable": "unreadable record",
+    "suppressed": "suppressed",
+}
+
 #: the states a recipient can have in the journal (a dry run records nothing: never WOULD_SEND)
 JOURNAL_STATES: tuple[Status, ...] = (
     Status.PENDING,
@@ -152,6 +162,7 @@ class Outcome:
     reason: str | None = None  # one line, for failed, excluded and unknown outcomes
     kind: ErrorKind | None = None  # for failed outcomes: transient or permanent
     retry_after: float | None = None  # seconds the provider asked to wait (Retry-After)
+    code: str | None = None  # the reason's kind, for grouping: a Rejected's code, "suppressed"
 
     @classmethod
     def sent(cls, message: Message, provider: str, provider_message_id: str | None = None) -> Outcome:
@@ -304,7 +315,7 @@ class Rejected:
     origin: str  # where the record is: "contacts.csv:12"
     reason: str  # one line: "invalid email address 'x'"
     email: str | None = None  # the address, when there was one
-    code: str = ""  # the kind of rejection: tierii_core.contacts.REPEATED, INVALID...
+    code: str = ""  # the kind of rejection: tierii_core.contacts.REPEATED, INVALID... (CODE_LABELS)
 
     @property
     def is_repeat(self) -> bool:

@@ -123,7 +123,7 @@ def build(state_dir: Path, campaign: str, journal: SqliteJournal) -> CampaignRep
     sent_at: dict[str, float] = {}
     for record in journal.recipients(campaign):
         if record.state is Status.EXCLUDED:
-            excluded[reason_group(record.last_error)] += 1
+            excluded[reason_group(record.last_error, record.code)] += 1
         elif record.state is Status.FAILED:
             kinds[record.failure or "unrecorded"] += 1
         elif record.state is Status.SENT:

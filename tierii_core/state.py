@@ -141,6 +141,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "WHERE message_id IS NOT NULL",
         ),
     ),
+    Migration(
+        2,
+        "each outcome's reason code (repeated-address, suppressed...), which status and reports group by",
+        (AddColumn("recipients", "reason_code", "TEXT"),),
+    ),
 )
 
 #: the version this TierII writes and reads

@@ -33,7 +33,7 @@ class Tally:
         for outcome in outcomes:
             self.counts[outcome.status] += 1
             if outcome.status is Status.EXCLUDED:
-                self.excluded_by_reason[reason_group(outcome.reason)] += 1
+                self.excluded_by_reason[reason_group(outcome.reason, outcome.code)] += 1
             elif outcome.status in (Status.FAILED, Status.UNKNOWN):
                 self.failures.append(outcome)
 

@@ -44,7 +44,7 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
         wanted = list(JOURNAL_STATES) if "all" in states else [Status(s) for s in states]
         report: dict[str, Any] = {"campaign": campaign, "counts": journal.counts(campaign)}
         report["excluded_by_reason"] = dict(
-            Counter(reason_group(r.last_error) for r in journal.recipients(campaign, Status.EXCLUDED))
+            Counter(reason_group(r.last_error, r.code) for r in journal.recipients(campaign, Status.EXCLUDED))
         )
         feedback = _feedback(core.state_dir, campaign, report["counts"][Status.SENT.value])
         report["feedback"] = feedback.as_dict()

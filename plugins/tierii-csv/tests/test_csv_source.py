@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tierii_core.contacts import contacts_from
+from tierii_core.contacts import INVALID, REPEATED, UNREADABLE, contacts_from
 from tierii_core.errors import SourceError
 from tierii_core.models import Contact, Rejected
 from tierii_csv.source import CsvSource, sniff_delimiter
@@ -99,6 +99,7 @@ def test_invalid_and_repeated_addresses_are_rejected_and_the_run_goes_on(tmp_pat
     ]
     assert "invalid email address 'not-an-address'" in items[1].reason
     assert items[2].reason == "repeated address A@example.com"
+    assert (items[1].code, items[2].code) == (INVALID, REPEATED)
     assert items[4].email == "user@xn--bcher-kva.example"  # sent in its ASCII form
 
 
@@ -170,6 +171,7 @@ def test_a_cell_over_the_field_limit_rejects_that_row_and_the_run_goes_on(tmp_pa
         ("Contact", "4"),
     ]
     assert items[1].reason == f"a cell is larger than {csv.field_size_limit()} characters (128 KiB)"
+    assert items[1].code == UNREADABLE  # what status and reports group by
 
 
 def test_an_oversized_quoted_cell_over_several_lines_is_skipped_whole(tmp_path: Path) -> None:

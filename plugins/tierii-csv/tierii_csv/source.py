@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tierii_core.components import ContactSource
-from tierii_core.contacts import find_email_column
+from tierii_core.contacts import UNREADABLE, find_email_column
 from tierii_core.errors import SourceError
 from tierii_core.models import Rejected, SourceRecord
 
@@ -146,11 +146,13 @@ class CsvSource(ContactSource):
                         for _ in itertools.takewhile(lambda _: lines.open_quote, line_iter):
                             pass
                     lines.open_quote = False
-                    yield Rejected(origin, reason)
+                    yield Rejected(origin, reason, code=UNREADABLE)
                     continue
                 if lines.open_quote:  # the file ended inside a quoted cell
                     span = f"lines {first_line}-{lines.number}"
-                    yield Rejected(origin, f"a quoted cell is never closed: {span} were read as one row")
+                    yield Rejected(
+                        origin, f"a quoted cell is never closed: {span} were read as one row", code=UNREADABLE
+                    )
                     return
                 if not row or all(not cell.strip() for cell in row):
                     continue
@@ -158,10 +160,12 @@ class CsvSource(ContactSource):
                     (lines.bad[n] for n in range(first_line, lines.number + 1) if n in lines.bad), None
                 )
                 if bad:
-                    yield Rejected(origin, bad)
+                    yield Rejected(origin, bad, code=UNREADABLE)
                     continue
                 if len(row) > len(columns):
-                    yield Rejected(origin, f"{len(row)} fields where the header has {len(columns)}")
+                    yield Rejected(
+                        origin, f"{len(row)} fields where the header has {len(columns)}", code=UNREADABLE
+                    )
                     continue
                 # a short row lacks its last columns: the strict templates fail it if they use them
                 fields = dict(zip(columns, row, strict=False))

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from tierii_core.contacts import contacts_from
+from tierii_core.contacts import UNREADABLE, contacts_from
 from tierii_core.errors import RunStopped, SourceError
 from tierii_core.models import Contact, Rejected
 from tierii_sql.source import SqlSettings, SqlSource
@@ -127,6 +127,7 @@ def test_postgres_typed_values(postgres_schema, postgres_location):
         "Zoë",
     )
     assert isinstance(second, Rejected) and "column 'raw' holds bytes that are not UTF-8" in second.reason
+    assert second.code == UNREADABLE
 
 
 # -- tierii never writes --------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from tierii_core.contacts import UNREADABLE
 from tierii_core.models import Rejected, SourceRecord
 
 
@@ -39,5 +40,5 @@ def to_record(values: Sequence[Any], columns: Sequence[str], origin: str) -> Sou
     try:
         fields = {column: as_text(value, column) for column, value in zip(columns, values, strict=True)}
     except BadValue as exc:
-        return Rejected(origin, str(exc))
+        return Rejected(origin, str(exc), code=UNREADABLE)
     return SourceRecord(fields, origin)

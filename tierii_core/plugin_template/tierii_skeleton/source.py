@@ -10,6 +10,7 @@ from typing import Any
 from attrs import field, frozen
 
 from tierii_core.components import ContactSource
+from tierii_core.contacts import UNREADABLE
 from tierii_core.errors import SourceError
 from tierii_core.models import Rejected, SourceRecord
 
@@ -52,14 +53,18 @@ class SkeletonSource(ContactSource):
                     yield self._record(line, f"{self.path}:{number}")
 
     def _record(self, line: bytes, origin: str) -> SourceRecord | Rejected:
+        # a line that cannot be read is Rejected: its code says the kind (status and reports group
+        # by it), its text says what exactly
         try:
             record = json.loads(line.decode(self.settings.encoding))
         except UnicodeDecodeError as exc:
-            return Rejected(origin, f"not valid {self.settings.encoding} (byte {exc.start + 1})")
+            return Rejected(
+                origin, f"not valid {self.settings.encoding} (byte {exc.start + 1})", code=UNREADABLE
+            )
         except json.JSONDecodeError as exc:
-            return Rejected(origin, f"not JSON: {exc.msg} at column {exc.colno}")
+            return Rejected(origin, f"not JSON: {exc.msg} at column {exc.colno}", code=UNREADABLE)
         if not isinstance(record, dict):
-            return Rejected(origin, "not a JSON object")
+            return Rejected(origin, "not a JSON object", code=UNREADABLE)
         fields = {str(k): v if v is None or isinstance(v, str) else json.dumps(v) for k, v in record.items()}
         # the core finds the email field, checks and normalises the address and sets repeated
         # addresses aside, the same way for every source
