@@ -135,12 +135,7 @@ class Campaign:
 
     @property
     def batch_size(self) -> int:
-        sizes = [self.core.batch_size or 10**9]
-        sizes += [slot.provider.max_batch for slot in self.slots]
-        if self.messages_bucket is not None:
-            sizes.append(self.messages_bucket.burst)
-        size = min(sizes)
-        return size if size < 10**9 else 100
+        return sending.batch_size(self.core.batch_size, self.slots, self.messages_bucket)
 
     def identity(self) -> Identity:
         """What this campaign is sent with (kept for ``tierii report`` and approvals)."""

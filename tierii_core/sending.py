@@ -53,6 +53,17 @@ def slot_for(provider: DeliveryProvider) -> ProviderSlot:
     return ProviderSlot(provider, TokenBucket.for_requests(limit) if limit else None)
 
 
+def batch_size(configured: int | None, slots: Sequence[ProviderSlot], bucket: TokenBucket | None) -> int:
+    """Records per batch: ``TIERII_BATCH_SIZE``, cut to what every provider takes in one call
+    and to the message rate's burst; 100 when nothing says."""
+    sizes = [configured or 10**9]
+    sizes += [slot.provider.max_batch for slot in slots]
+    if bucket is not None:
+        sizes.append(bucket.burst)
+    size = min(sizes)
+    return size if size < 10**9 else 100
+
+
 def open_providers(slots: Sequence[ProviderSlot], resources: contextlib.ExitStack) -> str | None:
     """Open every provider of the chain; why the run cannot send at all, or None."""
     for slot in slots:
