@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import click
@@ -34,9 +33,9 @@ def from_domain(domain: str, core: CoreSettings) -> str:
 def run(pm: Any, reader: Any, domain: str, provider_name: str | None, as_json: bool) -> int:
     """Check and print; the exit code (0 all in place, 1 problems, 3 DNS did not answer);
     ConfigurationError is exit 2."""
+    from tierii_core.assembly import Assembly
     from tierii_core.authcheck.report import Sending, check_domain
     from tierii_core.authcheck.resolver import DNS_PREFIX, DnsSettings, Lookup
-    from tierii_core.runner import Campaign, SendOptions
     from tierii_core.sender_auth import load_signer
 
     core = reader.load(CoreSettings)
@@ -44,8 +43,9 @@ def run(pm: Any, reader: Any, domain: str, provider_name: str | None, as_json: b
     dns_settings = reader.load(DnsSettings, DNS_PREFIX)
     lookup = Lookup(dns_settings)
     signer = load_signer(reader)
-    campaign = Campaign(pm, reader, SendOptions(contacts="", template=Path()), core)
-    provider = campaign.provider((provider_name or core.provider).split(",")[0].strip() or "auto")
+    provider = Assembly(pm, reader, core).provider(
+        (provider_name or core.provider).split(",")[0].strip() or "auto"
+    )
     settings = provider.settings
     sending = Sending(
         provider=provider.name,
