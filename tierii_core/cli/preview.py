@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import click
 
 from tierii_core.cli.context import settings_reader
 from tierii_core.cli.context import setup as _setup
-from tierii_core.cli.message_options import message_options
-from tierii_core.settings import env_name
+from tierii_core.cli.message_options import MessageArgs, message_options
 
 
 @click.command()
@@ -19,25 +17,12 @@ from tierii_core.settings import env_name
 @click.option(
     "-n", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many messages to show."
 )
-def preview(
-    contacts: str,
-    template: Path,
-    html: Path | None,
-    subject: str | None,
-    sender: str | None,
-    log_json: bool | None,
-    count: int,
-    rules: str | None,
-    transactional: bool | None,
-    where: tuple[str, ...],
-) -> None:
+def preview(message: MessageArgs, count: int) -> None:
     """Render the first N messages and print them; send nothing."""
-    from tierii_core.runner import Campaign, SendOptions
+    from tierii_core.runner import Campaign
 
-    pm = _setup(log_json)
-    options = SendOptions(contacts, template, html, subject, sender, where=where)
-    reader = settings_reader({env_name(None, "rules"): rules, env_name(None, "transactional"): transactional})
-    campaign = Campaign(pm, reader, options)
+    pm = _setup(message.log_json)
+    campaign = Campaign(pm, settings_reader(message.settings()), message.send_options())
     campaign.prepare(need_provider=False)
     tally: Counter = Counter()
     for item in campaign.preview(count):

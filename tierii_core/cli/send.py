@@ -12,7 +12,7 @@ import click
 
 from tierii_core.cli.context import settings_reader
 from tierii_core.cli.context import setup as _setup
-from tierii_core.cli.message_options import message_options
+from tierii_core.cli.message_options import MessageArgs, message_options
 from tierii_core.errors import ConfigurationError
 from tierii_core.models import Status
 from tierii_core.settings import CoreSettings, env_name
@@ -52,12 +52,7 @@ from tierii_core.settings import CoreSettings, env_name
 )
 @click.option("--window", metavar="HH:MM-HH:MM", help="Send only between these hours; pause outside them.")
 def send(
-    contacts: str,
-    template: Path,
-    html: Path | None,
-    subject: str | None,
-    sender: str | None,
-    log_json: bool | None,
+    message: MessageArgs,
     provider: str | None,
     campaign: str | None,
     dry_run: bool,
@@ -68,11 +63,8 @@ def send(
     concurrency: int | None,
     report: Path | None,
     outbox: Path | None,
-    rules: str | None,
     retry_failed: bool,
     retry_unknown: bool,
-    transactional: bool | None,
-    where: tuple[str, ...],
     proof: str | None,
     proof_count: int,
     at: str | None,
@@ -80,37 +72,30 @@ def send(
     window: str | None,
 ) -> None:
     """Send a campaign: every contact in CONTACTS gets the rendered TEMPLATE."""
-    from tierii_core.runner import Campaign, SendOptions
+    from tierii_core.runner import Campaign
 
-    pm = _setup(log_json)
+    pm = _setup(message.log_json)
     overrides = {
+        **message.settings(),
         env_name(None, "provider"): provider,
         env_name(None, "batch_size"): batch_size,
         env_name(None, "batch_delay"): batch_delay,
         env_name(None, "rate_limit"): rate,
         env_name(None, "concurrency"): concurrency,
-        env_name(None, "transactional"): transactional,
-        env_name(None, "rules"): rules,
         env_name("outbox", "dir"): outbox,
     }
     if report is not None:
         _check_writable(report, "--report")
     reader = settings_reader(overrides)
     core = reader.load(CoreSettings)
-    options = SendOptions(
-        contacts,
-        template,
-        html,
-        subject,
-        sender,
-        campaign,
-        dry_run,
-        limit,
-        retry_failed,
-        retry_unknown,
-        where,
-        _proof_addresses(proof, dry_run),
-        _schedule(at, tz_name, window, dry_run or bool(proof)),
+    options = message.send_options(
+        campaign=campaign,
+        dry_run=dry_run,
+        limit=limit,
+        retry_failed=retry_failed,
+        retry_unknown=retry_unknown,
+        proof=_proof_addresses(proof, dry_run),
+        schedule=_schedule(at, tz_name, window, dry_run or bool(proof)),
     )
     run = Campaign(pm, reader, options, core)
     if options.proof:
