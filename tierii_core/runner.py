@@ -30,7 +30,7 @@ from tierii_core.contacts import contacts_from
 from tierii_core.decisions import Decider, Decision
 from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
-from tierii_core.journal import Journal, SqliteJournal, check_state_dir, key_of
+from tierii_core.journal import Journal, NoJournal, SqliteJournal, key_of
 from tierii_core.logs import get_logger
 from tierii_core.models import Contact, Message, Outcome, Rejected, RunInfo, RunSummary, SourceRecord, Status
 from tierii_core.observe import notify
@@ -41,6 +41,7 @@ from tierii_core.ratelimit import TokenBucket
 from tierii_core.redact import mask_credentials
 from tierii_core.sender_auth import prepare_providers
 from tierii_core.settings import CoreSettings, SettingsReader
+from tierii_core.state import check_state, state_location
 from tierii_core.suppression import SuppressionList
 from tierii_core.tally import Tally, log_outcome, summary_fields
 
@@ -110,12 +111,19 @@ class Campaign:
         self._stream: Iterator[Contact | Rejected] = contacts_from(stream)
         self._opening = list(itertools.islice(self._stream, OPENING_LOOK_AT))
         self.decider.check_opening(self._opening)
+        self.state = state_location(self.core)  # TIERII_STATE_URL, else TIERII_STATE_DIR
         if not self.options.dry_run and need_provider and not self.options.proof:
-            self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
-        elif (self.core.state_dir / "journal.sqlite3").exists():
-            self.journal = SqliteJournal(self.core.state_dir, read_only=True)
+            self.journal = SqliteJournal(
+                check_state(self.state),
+                retry_failed=self.options.retry_failed,
+                retry_unknown=self.options.retry_unknown,
+                lease=self.core.state_lease,
+            )
+        else:  # a dry run or a proof reads what an earlier run recorded, if one did
+            with contextlib.suppress(NoJournal):
+                self.journal = SqliteJournal(self.state, read_only=True)
         # after the journal, which creates or upgrades the state database: the list's tables exist
-        self.suppressions = SuppressionList(self.core.state_dir, read_only=True)
+        self.suppressions = SuppressionList(self.state, read_only=True)
         self.campaign = self._campaign_name()
         if self.options.proof:
             self._record_identity()
@@ -314,7 +322,7 @@ class Campaign:
             return  # another journal store keeps its own record
         from tierii_core.campaign_store import CampaignStore
 
-        store = CampaignStore(check_state_dir(self.core.state_dir))
+        store = CampaignStore(check_state(self.state))
         try:
             store.save_identity(self.identity())
         finally:
@@ -327,7 +335,7 @@ class Campaign:
         from tierii_core.campaign_store import CampaignStore
 
         identity = self.identity()
-        store = CampaignStore(check_state_dir(self.core.state_dir))
+        store = CampaignStore(check_state(self.state))
         try:
             approval = store.approval(self.campaign, identity.content_hash)
             earlier = store.identity(self.campaign)
@@ -404,18 +412,22 @@ class Campaign:
             stop=stop,
             messages=self.messages_bucket,
         )
+        claims = delivery
         if self._window is not None:
             delivery = _Windowed(delivery, lambda: self._in_window(stop))  # type: ignore[assignment]
-        pump(
-            self.batches(),
-            delivery=delivery,
-            breaker=breaker,
-            stop=stop,
-            concurrency=self.core.concurrency,
-            batch_delay=self.core.batch_delay,
-            record_decided=lambda batch: journal.record(run.campaign, batch.decided),
-            finished=lambda batch, outcomes: self._finish_batch(run, tally, batch, outcomes),
-        )
+        try:
+            pump(
+                self.batches(),
+                delivery=delivery,
+                breaker=breaker,
+                stop=stop,
+                concurrency=self.core.concurrency,
+                batch_delay=self.core.batch_delay,
+                record_decided=lambda batch: journal.record(run.campaign, batch.decided),
+                finished=lambda batch, outcomes: self._finish_batch(run, tally, batch, outcomes),
+            )
+        finally:  # recipients another process claimed first (it sends them)
+            tally.taken += claims.taken
 
     # -- the schedule ---------------------------------------------------------------------------
 
