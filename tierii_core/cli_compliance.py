@@ -20,10 +20,11 @@ from tierii_core.settings import CoreSettings
 
 def _suppressions(read_only: bool = False):
     from tierii_core.cli_setup import settings_reader
+    from tierii_core.state import state_location
     from tierii_core.suppression import SuppressionList
 
     core = settings_reader().load(CoreSettings)
-    return SuppressionList(core.state_dir, read_only=read_only)
+    return SuppressionList(state_location(core), read_only=read_only)
 
 
 def _checked(entries: list[str]) -> list[str]:
@@ -213,7 +214,10 @@ def unsubscribe_serve(host: str, port: int) -> None:
     click.echo(
         f"unsubscribe endpoint for {core.unsubscribe_url} on http://{host}:{port}{links.path}", err=True
     )
-    serve(links, core.state_dir, host=host, port=port)  # ConfigurationError when it cannot listen
+    from tierii_core.state import state_location
+
+    # ConfigurationError when it cannot listen
+    serve(links, state_location(core), host=host, port=port)
     sys.exit(0)
 
 
