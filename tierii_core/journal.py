@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 from attrs import frozen
 
 from tierii_core.errors import ConfigurationError, RunStopped
-from tierii_core.leases import Lease
+from tierii_core.leases import Lease, died_here
 from tierii_core.logs import get_logger
 from tierii_core.models import ErrorKind, Outcome, Status
 from tierii_core.state import FILENAME, Where, check_state_dir, damaged, describe, open_state
@@ -171,7 +171,8 @@ class StateJournal:
     ``heartbeat`` seconds while a campaign is open, by default a sixth of the lease; None: only
     by claims and :meth:`renew`);
     ``clock``: epoch seconds, for tests. Every process's clock must agree to well within the
-    lease (NTP).
+    lease (NTP). ``reconnect_for``: seconds a PostgreSQL store keeps reconnecting before the
+    run stops.
 
     Thread-safe: one connection, used under a lock (the runner's workers share it).
     """
@@ -186,6 +187,7 @@ class StateJournal:
         lease: float = 60.0,
         heartbeat: float | None = -1.0,
         clock: Callable[[], float] = time.time,
+        reconnect_for: float | None = None,
     ) -> None:
         self.where = where
         self.path = where / FILENAME if isinstance(where, Path) else None
@@ -201,6 +203,8 @@ class StateJournal:
             self._state.close()
             raise NoJournal(f"no journal in {describe(where)} (no campaign has run there yet)")
         self._db = self._state.connection
+        if reconnect_for is not None and hasattr(self._state, "reconnect_for"):
+            self._state.reconnect_for = reconnect_for  # a store whose server can go away
         self.read_only = read_only
         self.retry_failed = retry_failed
         self.retry_unknown = retry_unknown
@@ -256,11 +260,18 @@ class StateJournal:
 
     def expire(self, campaign: str) -> int:
         """``sending`` rows whose owner's lease expired (or that have no owner: a TierII from
-        before claims) become ``unknown``; rows of a live owner are left alone. How many."""
+        before claims) become ``unknown``; rows of a live owner are left alone. How many.
+
+        An owner of this machine whose process is gone is expired at once (its pid is checked):
+        a run killed and started again does not wait out the lease."""
         now = self._clock()
 
         def work() -> int:
             with self._state.transaction():
+                live = self._db.execute("SELECT owner FROM owners WHERE expires_at > ?", (now,)).fetchall()
+                for (owner,) in live:
+                    if died_here(owner):  # killed on this machine: no need to wait for its lease
+                        self._db.execute("UPDATE owners SET expires_at = ? WHERE owner = ?", (now - 1, owner))
                 cursor = self._db.execute(
                     "UPDATE recipients SET state = 'unknown', last_error = ?, updated_at = ? "
                     "WHERE campaign = ? AND state = 'sending' AND NOT EXISTS (SELECT 1 FROM owners "

@@ -33,6 +33,28 @@ def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def died_here(owner: str) -> bool:
+    """Whether ``owner`` was a process of this machine that no longer exists: its lease need
+    not run out (a run killed with SIGKILL and started again at once finds its leftovers
+    unknown at once). Owners of other machines, and live or unreadable ones, are not."""
+    parts = owner.rsplit(":", 2)  # host:pid:random
+    if len(parts) != 3 or parts[0] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
 class Lease:
     """One journal's owner row: started with the campaign (or the first claim), renewed by a
     heartbeat every ``heartbeat`` seconds (None: no thread; claims and :meth:`renew` only),

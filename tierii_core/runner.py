@@ -118,6 +118,7 @@ class Campaign:
                 retry_failed=self.options.retry_failed,
                 retry_unknown=self.options.retry_unknown,
                 lease=self.core.state_lease,
+                reconnect_for=self.core.state_reconnect,
             )
         else:  # a dry run or a proof reads what an earlier run recorded, if one did
             with contextlib.suppress(NoJournal):

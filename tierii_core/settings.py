@@ -165,6 +165,15 @@ class CoreSettings:
             "form": "a number of seconds > 0",
         },
     )
+    state_reconnect: float = field(
+        default=30.0,
+        validator=attrs.validators.ge(0),
+        metadata={
+            "help": "PostgreSQL state store: seconds a run keeps reconnecting to a server that went away "
+            "before it stops (exit 3; the re-run resumes).",
+            "form": "a number of seconds >= 0",
+        },
+    )
     transactional: bool = field(default=False, metadata={"help": "Transactional mail: marketing rules off."})
     require_approval: bool = field(
         default=False,

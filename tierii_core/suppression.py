@@ -155,7 +155,11 @@ class SuppressionList:
 
     def suppressed(self, emails: Sequence[str]) -> set[str]:
         """Which of ``emails`` (as given) are suppressed, by address or by domain (queued
-        suppressions included)."""
+        suppressions included). A PostgreSQL store that went away is reconnected (for a
+        bounded time: then :class:`~tierii_core.errors.RunStopped`)."""
+        return self.state.attempt(lambda: self._suppressed(emails))
+
+    def _suppressed(self, emails: Sequence[str]) -> set[str]:
         queued = {item.entry for _, item in self.pending.entries()}
         if not queued and self._db.execute("SELECT 1 FROM suppressions LIMIT 1").fetchone() is None:
             return set()

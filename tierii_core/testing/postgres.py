@@ -12,6 +12,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -68,11 +69,13 @@ class PrivateServer:
     restart it on the same port. As root, it runs as the ``postgres`` user (PostgreSQL
     refuses root)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self) -> None:
         binaries = server_binaries()
         if binaries is None:
             raise FileNotFoundError("no PostgreSQL server binaries under /usr/lib/postgresql")
         self.bin = binaries
+        # in /tmp, not under pytest's 0700 tmp_path: the postgres user must reach it
+        directory = Path(tempfile.mkdtemp(prefix="tierii-pg-"))
         self.directory = directory
         self.data = directory / "data"
         self.port = free_port()
@@ -110,3 +113,4 @@ class PrivateServer:
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
