@@ -344,34 +344,43 @@ class StateJournal:
         return claimed
 
     def record(self, campaign: str, outcomes: Iterable[tuple[str, str, Outcome]]) -> None:
-        """Outcomes; a line already ``sent``, or in flight under another owner, is left as it is."""
+        """Outcomes; a line already ``sent``, or in flight under another owner, is left as it is.
+        One transaction, one statement run for every outcome (pipelined on PostgreSQL)."""
         now = self._clock()
-        self._write(
+        rows = [
             (
-                "INSERT INTO recipients (campaign, email, state, origin, provider, provider_message_id, "
-                "last_error, updated_at, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(campaign, email) DO UPDATE SET state = excluded.state, "
-                "provider = coalesce(excluded.provider, recipients.provider), "
-                "provider_message_id = excluded.provider_message_id, last_error = excluded.last_error, "
-                "updated_at = excluded.updated_at, failure = excluded.failure "
-                # a sent line never changes; a line in flight belongs to its owner
-                "WHERE recipients.state != 'sent' "
-                "AND (recipients.state != 'sending' OR recipients.owner = ?)",
-                (
-                    campaign,
-                    key,
-                    outcome.status.value,
-                    origin,
-                    outcome.provider,
-                    outcome.provider_message_id,
-                    outcome.reason,
-                    now,
-                    outcome.kind.value if outcome.status is Status.FAILED and outcome.kind else None,
-                    self.owner,
-                ),
+                campaign,
+                key,
+                outcome.status.value,
+                origin,
+                outcome.provider,
+                outcome.provider_message_id,
+                outcome.reason,
+                now,
+                outcome.kind.value if outcome.status is Status.FAILED and outcome.kind else None,
+                self.owner,
             )
             for key, origin, outcome in outcomes
+        ]
+        if not rows:
+            return
+        sql = (
+            "INSERT INTO recipients (campaign, email, state, origin, provider, provider_message_id, "
+            "last_error, updated_at, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(campaign, email) DO UPDATE SET state = excluded.state, "
+            "provider = coalesce(excluded.provider, recipients.provider), "
+            "provider_message_id = excluded.provider_message_id, last_error = excluded.last_error, "
+            "updated_at = excluded.updated_at, failure = excluded.failure "
+            # a sent line never changes; a line in flight belongs to its owner
+            "WHERE recipients.state != 'sent' "
+            "AND (recipients.state != 'sending' OR recipients.owner = ?)"
         )
+
+        def work() -> None:
+            with self._state.transaction():
+                self._db.executemany(sql, rows)
+
+        self._run(work)
 
     # -- reading ------------------------------------------------------------------------------
 

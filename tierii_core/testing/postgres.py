@@ -69,7 +69,7 @@ class PrivateServer:
     restart it on the same port. As root, it runs as the ``postgres`` user (PostgreSQL
     refuses root)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
         binaries = server_binaries()
         if binaries is None:
             raise FileNotFoundError("no PostgreSQL server binaries under /usr/lib/postgresql")
@@ -79,6 +79,7 @@ class PrivateServer:
         self.directory = directory
         self.data = directory / "data"
         self.port = free_port()
+        self.fsync = fsync  # off for tests (faster); on for benchmarks, as in production
         self._as: list[str] = []
         if os.geteuid() == 0:
             shutil.chown(directory, "postgres")
@@ -98,7 +99,9 @@ class PrivateServer:
         )
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        if not self.fsync:
+            options += " -c fsync=off"
         self._run(
             "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"), "-w", "start"
         )
