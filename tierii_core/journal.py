@@ -364,6 +364,7 @@ class StateJournal:
         ]
         if not rows:
             return
+        rows.sort(key=lambda row: row[1])  # rows locked in the claims' order: fewer deadlocks to retry
         sql = (
             "INSERT INTO recipients (campaign, email, state, origin, provider, provider_message_id, "
             "last_error, updated_at, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "

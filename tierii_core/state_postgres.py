@@ -63,7 +63,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     message_id TEXT,
     PRIMARY KEY (campaign, email)
 )""",
-            "CREATE INDEX IF NOT EXISTS recipients_state ON recipients (campaign, state)",
+            # no (campaign, state) index as SQLite has: while a campaign's table grows faster
+            # than autovacuum analyses it, the planner took it for the lookups by address and
+            # scanned the whole campaign each time; the primary key serves both
             """CREATE TABLE IF NOT EXISTS suppressions (
     entry TEXT PRIMARY KEY,
     reason TEXT NOT NULL DEFAULT '',
@@ -319,8 +321,12 @@ class PostgresState:
 
 
 def _connect(url: StateURL, *, timeout: int) -> psycopg.Connection[Any]:
-    """Autocommit between explicit transactions."""
-    return psycopg.connect(url.url, autocommit=True, connect_timeout=timeout, application_name="tierii")
+    """Autocommit between explicit transactions. No server-side prepared statements: a plan
+    prepared while a campaign's table was nearly empty (a sequential scan) would be kept while
+    it grows to millions of rows; planned each time, the lookups by address use the index."""
+    return psycopg.connect(
+        url.url, autocommit=True, connect_timeout=timeout, application_name="tierii", prepare_threshold=None
+    )
 
 
 def _one_line(exc: BaseException) -> str:
