@@ -221,3 +221,32 @@ def test_a_journal_reads_the_same_through_either_store(state_where: Where) -> No
     found = journal.find_message("<1.x@SHOP.example>")
     assert found is not None and (found.email, found.state) == ("a@example.com", Status.PENDING)
     journal.close()
+
+
+def test_processes_opening_a_new_postgresql_database_at_once_create_it_once(postgres_state: StateURL) -> None:
+    """Two sends started together on an empty database: one creates the tables, the other
+    waits for it and finds them (a transaction begun before they existed would not see them)."""
+    import threading
+
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def opener() -> None:
+        start.wait()
+        try:
+            open_state(postgres_state).close()
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    store = open_state(postgres_state, read_only=True)
+    try:
+        rows = store.connection.execute("SELECT version FROM state_version ORDER BY version").fetchall()
+        assert [r[0] for r in rows] == list(range(1, VERSION + 1))
+    finally:
+        store.close()

@@ -286,23 +286,31 @@ class PostgresState:
 
     def _upgrade(self) -> None:
         """The steps the database lacks, in one transaction, under an advisory lock (another
-        process may be doing the same: the version is read again once the lock is held)."""
+        process may be doing the same: the version is read again once the lock is held). The
+        lock is the session's, taken before the transaction begins: a transaction that began
+        before another committed the tables would not see them in the catalog."""
         if self.version == VERSION:
             return
-        with self.transaction() as db:
-            db.execute("SELECT pg_advisory_xact_lock(?)", (_UPGRADE_LOCK,))
-            found = self.version
-            if found > VERSION:
-                raise NewerStateError(newer_message(self.where, found, VERSION))
-            db.execute(_VERSION_TABLE)
-            for step in MIGRATIONS:
-                if step.version > found:
-                    for change in step.changes:
-                        db.execute(str(change))
-                    db.execute(
-                        "INSERT INTO state_version VALUES (?, ?, ?)", (step.version, step.why, time.time())
-                    )
-                    self.applied.append(step)
+        db = self.connection
+        db.execute("SELECT pg_advisory_lock(?)", (_UPGRADE_LOCK,))
+        try:
+            with self.transaction():
+                found = self.version
+                if found > VERSION:
+                    raise NewerStateError(newer_message(self.where, found, VERSION))
+                db.execute(_VERSION_TABLE)
+                for step in MIGRATIONS:
+                    if step.version > found:
+                        for change in step.changes:
+                            db.execute(str(change))
+                        db.execute(
+                            "INSERT INTO state_version VALUES (?, ?, ?)",
+                            (step.version, step.why, time.time()),
+                        )
+                        self.applied.append(step)
+        finally:
+            if not (db.raw.closed or db.raw.broken):
+                db.execute("SELECT pg_advisory_unlock(?)", (_UPGRADE_LOCK,))
 
     def _open_read_only(self, found: int) -> None:
         db = self.connection

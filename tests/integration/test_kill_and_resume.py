@@ -166,3 +166,46 @@ def test_a_signal_finishes_the_batch_in_flight_records_it_and_exits_3(tmp_path: 
     assert sum(delivered(tmp_path / "outbox").values()) == counts["sent"]
     assert tierii(*args, cwd=tmp_path).wait(timeout=600) == 0
     assert delivered(tmp_path / "outbox") == {f"u{i}@example.com": 1 for i in range(CONTACTS)}
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_campaign_send_each_recipient_once(
+    tmp_path: Path, store: dict[str, str]
+) -> None:
+    """Two `tierii send` processes on one campaign at the same time share it: each sends only
+    what its claims took, together they send every recipient once."""
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("email\n" + "".join(f"u{i}@example.com\n" for i in range(CONTACTS)))
+    template = tmp_path / "t.mustache"
+    template.write_text("Subject: Hello\nFrom: shop@example.com\n\nHi\n")
+    args = ("send", str(contacts), "-t", str(template), "--batch-size", "10", "--rate", "1000/s")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERII_")}
+    env.update(store, TIERII_LOAD_PLUGINS="tierii-csv", TIERII_TRANSACTIONAL="true")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tierii_core.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert delivered(tmp_path / "outbox") == {f"u{i}@example.com": 1 for i in range(CONTACTS)}
+    sent = [
+        int(next(line for line in out.splitlines() if line.startswith("sent: ")).split()[1])
+        for out in outputs
+    ]
+    assert sum(sent) == CONTACTS  # each counts only what it sent
+    status = subprocess.run(
+        [sys.executable, "-m", "tierii_core.cli", "status", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert json.loads(status.stdout)["counts"]["sent"] == CONTACTS
