@@ -148,7 +148,8 @@ class Delivery:
         self._taken_lock = threading.Lock()
 
     def deliver(self, batch: Sequence[Message]) -> list[Outcome]:
-        """One final (or, when the run stops, pending) outcome per message of the batch."""
+        """One final (or, when the run stops, pending) outcome per message of the batch, but
+        none for a recipient another process claimed first (counted in :attr:`taken`)."""
         if self.stop.is_set() or self.breaker.is_open:  # queued before the run began to stop
             return [
                 Outcome(m.contact.email, Status.PENDING, reason="not sent: the run stopped") for m in batch
