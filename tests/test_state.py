@@ -27,6 +27,7 @@ from tierii_core.state import FILENAME, MIGRATIONS, VERSION, AddColumn, Migratio
 from tierii_core.suppression import SuppressionList, Suppressor
 from tierii_core.testing.state_lock import hold_state_lock
 
+ALL_STEPS = [step.version for step in MIGRATIONS]
 DEMO_ENV = Path(__file__).resolve().parents[1] / "examples" / ".env.example"
 
 # The schema TierII wrote before the state store had versions, as it was in each module: the
@@ -126,10 +127,6 @@ def shape(path: Path) -> dict[str, object]:
         db.close()
 
 
-#: the versions a database of today's shape has recorded: one per step applied
-EVERY_STEP = [step.version for step in MIGRATIONS]
-
-
 def versions(path: Path) -> list[int]:
     db = sqlite3.connect(path)
     try:
@@ -172,7 +169,7 @@ def test_a_database_of_the_previous_version_is_migrated_in_place_and_keeps_its_d
         assert journal.entries("spring", ["cy@example.com"])["cy@example.com"].failure is ErrorKind.TRANSIENT
     finally:
         journal.close()
-    assert versions(path) == EVERY_STEP
+    assert versions(path) == ALL_STEPS
     assert shape(path) == fresh_shape
     assert [s.entry for s in SuppressionList(tmp_path, read_only=True)] == ["zoe@example.com"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -197,7 +194,7 @@ def test_a_resumed_send_on_a_database_of_the_previous_version_skips_who_had_it(
     sent = [p.read_bytes() for p in (clean_environment / "outbox" / "new").iterdir()]
     assert len(sent) == contacts - 1 and "already done in an earlier run: 1" in result.output
     assert not any(b"ana.garcia@example.com" in message for message in sent)
-    assert versions(clean_environment / ".tierii" / FILENAME) == EVERY_STEP
+    assert versions(clean_environment / ".tierii" / FILENAME) == ALL_STEPS
 
 
 @settings(max_examples=25, deadline=None)
@@ -272,7 +269,7 @@ def test_steps_run_in_order_once_and_a_failing_step_changes_nothing(
     state = open_state(tmp_path)
     assert [step.version for step in state.applied] == [VERSION + 1, VERSION + 2]
     state.close()
-    assert versions(path) == [*EVERY_STEP, VERSION + 1, VERSION + 2]
+    assert versions(path) == [*ALL_STEPS, VERSION + 1, VERSION + 2]
     assert [column[0] for column in shape(path)["tables"]["labels"]] == ["name", "colour"]
     assert open_state(tmp_path).applied == []  # nothing left to do
 
@@ -302,7 +299,7 @@ def test_processes_opening_an_old_database_at_once_migrate_it_once(tmp_path: Pat
     for thread in threads:
         thread.join()
     assert errors == []
-    assert versions(path) == EVERY_STEP
+    assert versions(path) == ALL_STEPS
 
 
 # -- a newer database ---------------------------------------------------------------------------
@@ -339,7 +336,7 @@ def test_commands_refuse_a_newer_database_with_exit_2(clean_environment: Path) -
         result = tierii(*args)
         assert result.exit_code == 2, (args, result.output)
         assert str(path) in result.stderr and f"version {VERSION + 5}" in result.stderr
-    assert versions(path) == [*EVERY_STEP, VERSION + 5]
+    assert versions(path) == [*ALL_STEPS, VERSION + 5]
 
 
 # -- one schema, one owner ----------------------------------------------------------------------
@@ -378,7 +375,7 @@ def test_stores_sharing_one_process_see_one_schema_whoever_opens_first(
         suppressor.close()
         store.close()
     assert shape(tmp_path / FILENAME) == fresh_shape
-    assert versions(tmp_path / FILENAME) == EVERY_STEP
+    assert versions(tmp_path / FILENAME) == ALL_STEPS
 
 
 def test_the_store_is_private_and_a_missing_one_is_not_created_by_readers(tmp_path: Path) -> None:
@@ -423,7 +420,7 @@ def test_an_old_database_locked_by_another_process_says_so(tmp_path: Path) -> No
     with hold_state_lock(tmp_path), pytest.raises(ConfigurationError, match="locked by another process"):
         open_state(tmp_path, wait=0.05)
     open_state(tmp_path).close()  # once the lock is free, it migrates
-    assert versions(tmp_path / FILENAME) == EVERY_STEP
+    assert versions(tmp_path / FILENAME) == ALL_STEPS
 
 
 # -- tierii state -------------------------------------------------------------------------------

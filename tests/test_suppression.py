@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tierii_core.cli import cli
@@ -48,16 +48,31 @@ label = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size
 )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_list(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """An empty suppression list per call: a new state directory, or the PostgreSQL schema emptied."""
+    if request.param == "sqlite":
+        return lambda: SuppressionList(tmp_path_factory.mktemp("s"))
+    where = request.getfixturevalue("postgres_state")
+
+    def emptied() -> SuppressionList:
+        suppressions = SuppressionList(where)
+        with suppressions.state.transaction():
+            suppressions.state.connection.execute("DELETE FROM suppressions")
+        return suppressions
+
+    return emptied
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(local=local, labels=st.lists(label, min_size=1, max_size=3))
-def test_suppression_matches_any_spelling_of_an_address_and_its_domain(
-    tmp_path_factory, local, labels
-) -> None:
+def test_suppression_matches_any_spelling_of_an_address_and_its_domain(fresh_list, local, labels) -> None:
     try:
         domain = ".".join(labels)
         address = normalise(f"{local}@{domain}")
     except ValueError:
         return  # labels IDNA cannot encode
-    suppressions = SuppressionList(tmp_path_factory.mktemp("s"))
+    suppressions = fresh_list()
     suppressions.add([f"{local.upper()}@{domain.upper()}"])
     assert suppressions.suppressed([f"{local}@{domain}", "other@elsewhere.example"]) == {f"{local}@{domain}"}
     assert address in {s.entry for s in suppressions}

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from tierii_core.campaign_store import CampaignStore, Identity, content_hash, template_files
 from tierii_core.components import ComplianceRule
 from tierii_core.errors import ConfigurationError
-from tierii_core.journal import check_state_dir
 from tierii_core.logs import get_logger
 from tierii_core.options import SendOptions
+from tierii_core.state import Where, check_state
 
 log = get_logger()
 
@@ -51,18 +50,18 @@ def identity_of(
     )
 
 
-def record_identity(state_dir: Path, identity: Identity) -> None:
-    store = CampaignStore(check_state_dir(state_dir))
+def record_identity(where: Where, identity: Identity) -> None:
+    store = CampaignStore(check_state(where))
     try:
         store.save_identity(identity)
     finally:
         store.close()
 
 
-def require_approval(state_dir: Path, identity: Identity) -> None:
+def require_approval(where: Where, identity: Identity) -> None:
     """Raise unless someone approved this campaign's content as it is now."""
     campaign = identity.campaign
-    store = CampaignStore(check_state_dir(state_dir))
+    store = CampaignStore(check_state(where))
     try:
         approval = store.approval(campaign, identity.content_hash)
         earlier = store.identity(campaign)

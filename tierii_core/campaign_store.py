@@ -17,7 +17,7 @@ from pathlib import Path
 from attrs import frozen
 
 from tierii_core.errors import ConfigurationError
-from tierii_core.state import FILENAME, open_state
+from tierii_core.state import FILENAME, Where, open_state
 
 
 @frozen
@@ -67,14 +67,14 @@ def content_hash(templates: Sequence[TemplateFile]) -> str:
 
 
 class CampaignStore:
-    """Identities and approvals of campaigns, in the state directory's SQLite file."""
+    """Identities and approvals of campaigns, in the state store (SQLite or PostgreSQL)."""
 
-    def __init__(self, directory: Path, *, read_only: bool = False) -> None:
+    def __init__(self, where: Where, *, read_only: bool = False) -> None:
         self.read_only = read_only
-        if read_only and not (directory / FILENAME).exists():
-            raise ConfigurationError(f"no journal in {directory} (no campaign has run there yet)")
-        self.state = open_state(directory, read_only=read_only)
-        self.path = self.state.path
+        if read_only and isinstance(where, Path) and not (where / FILENAME).exists():
+            raise ConfigurationError(f"no journal in {where} (no campaign has run there yet)")
+        self.state = open_state(where, read_only=read_only)
+        self.path = self.state.where
         self._db = self.state.connection
 
     def save_identity(self, identity: Identity) -> None:

@@ -143,9 +143,13 @@ class Delivery:
         self.breaker = breaker
         self.stop = stop
         self.messages = messages
+        #: recipients another process claimed first (it sends them): skipped by this run
+        self.taken = 0
+        self._taken_lock = threading.Lock()
 
     def deliver(self, batch: Sequence[Message]) -> list[Outcome]:
-        """One final (or, when the run stops, pending) outcome per message of the batch."""
+        """One final (or, when the run stops, pending) outcome per message of the batch, but
+        none for a recipient another process claimed first (counted in :attr:`taken`)."""
         if self.stop.is_set() or self.breaker.is_open:  # queued before the run began to stop
             return [
                 Outcome(m.contact.email, Status.PENDING, reason="not sent: the run stopped") for m in batch
@@ -185,7 +189,9 @@ class Delivery:
         for attempt in range(1, self.max_attempts + 1):
             if not self._wait_for_limits(slot, len(pending)) or not slot.take_call():
                 return final, pending, {}
-            self._claim(pending)
+            pending = self._claim(pending)
+            if not pending:
+                return final, [], {}
             try:
                 outcomes = _complete(slot.name, pending, slot.provider.send(pending))
             except FatalProviderError as exc:
@@ -246,12 +252,24 @@ class Delivery:
             return False
         return slot.requests is None or slot.requests.acquire(1, self.stop)
 
-    def _claim(self, messages: Sequence[Message]) -> None:
+    def _claim(self, messages: Sequence[Message]) -> list[Message]:
+        """Claim the messages' recipients; those this process got. A recipient another process
+        sending the same campaign holds (or has sent) is its: not handed over, not counted here."""
         items = [(_key(m), m.contact.origin) for m in messages]
         if self._keeps_message_ids:  # for matching bounces and complaints to their campaign
-            self.journal.claim(self.campaign, items, message_ids={_key(m): m.message_id for m in messages})
+            claimed = self.journal.claim(
+                self.campaign, items, message_ids={_key(m): m.message_id for m in messages}
+            )
         else:
-            self.journal.claim(self.campaign, items)
+            claimed = self.journal.claim(self.campaign, items)
+        if claimed is None:  # a journal from before claims returned anything: all of them
+            return list(messages)
+        mine = [m for m in messages if _key(m) in claimed]
+        if len(mine) < len(messages):
+            with self._taken_lock:
+                self.taken += len(messages) - len(mine)
+            log.info("batch.taken", count=len(messages) - len(mine), reason="claimed by another process")
+        return mine
 
     def _record(self, messages: Sequence[Message], outcomes: Sequence[Outcome]) -> None:
         origins = {m.contact.email: m.contact.origin for m in messages}

@@ -16,16 +16,14 @@ so a process killed between the two does the same again on the next run and ends
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from attrs import frozen
 
 from tierii_core.errors import RunStopped
-from tierii_core.state import open_state
+from tierii_core.state import Where, open_state
 
 #: the kinds of event, as stored
 HARD, SOFT, COMPLAINT, UNSUBSCRIBE = "hard", "soft", "complaint", "unsubscribe"
@@ -85,10 +83,10 @@ COMPLAINT_ERROR = 0.003
 class FeedbackStore:
     """The feedback tables; read-only (for ``tierii status``) or read-write (for processing)."""
 
-    def __init__(self, directory: Path, *, read_only: bool = False) -> None:
+    def __init__(self, where: Where, *, read_only: bool = False) -> None:
         self._lock = threading.Lock()
-        self.state = open_state(directory, read_only=read_only)
-        self.path = self.state.path
+        self.state = open_state(where, read_only=read_only)
+        self.path = self.state.where
         self._db = self.state.connection
 
     # -- processing ---------------------------------------------------------------------------
@@ -105,13 +103,20 @@ class FeedbackStore:
         rows = [(report, e.email, e.kind, e.campaign, e.diagnostic, e.at or now) for e in events]
         with self._lock:
             try:
-                with self.state.transaction() as db:
-                    db.execute(
-                        "INSERT OR IGNORE INTO feedback_reports VALUES (?, ?, ?, ?)",
-                        (report, origin, kind, now),
-                    )
-                    db.executemany("INSERT OR IGNORE INTO feedback_events VALUES (?, ?, ?, ?, ?, ?)", rows)
-            except sqlite3.Error as exc:
+
+                def work() -> None:
+                    with self.state.transaction() as db:
+                        db.execute(
+                            "INSERT INTO feedback_reports VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            (report, origin, kind, now),
+                        )
+                        db.executemany(
+                            "INSERT INTO feedback_events VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            rows,
+                        )
+
+                self.state.attempt(work)
+            except self.state.Error as exc:
                 raise RunStopped(
                     f"feedback store {self.path}: cannot write: {exc}; safe to run again"
                 ) from None

@@ -247,6 +247,9 @@ class RunSummary:
     #: per rule, what a text check cannot see and a person must review (images, placement...)
     manual_checks: Mapping[str, tuple[str, ...]] = field(factory=dict, hash=False)
     not_in_segment: int = 0  # contacts --where left out: not recipients of this campaign
+    #: recipients another process sending the same campaign at the same time claimed first
+    #: (that process sends them and counts them; this run neither sent nor skipped them)
+    taken: int = 0
 
     @property
     def attempted(self) -> int:

@@ -147,3 +147,16 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class NoQueue:
+    """The queue of a store that never needs one (PostgreSQL locks rows, not the database):
+    always empty."""
+
+    path = None
+
+    def entries(self) -> list[tuple[bytes, Pending]]:
+        return []
+
+    def remove(self, lines: Iterable[bytes]) -> None:
+        pass

@@ -16,7 +16,6 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import IO, Any
 
 from attrs import frozen
@@ -24,6 +23,7 @@ from attrs import frozen
 from tierii_core.campaign_store import Approval, CampaignStore, Identity
 from tierii_core.journal import Record, SqliteJournal, reason_group
 from tierii_core.models import ErrorKind, Status
+from tierii_core.state import Where
 from tierii_core.suppression import SuppressionList
 
 #: bars in the sends-over-time chart at most
@@ -108,7 +108,7 @@ class CampaignReport:
         }
 
 
-def build(state_dir: Path, campaign: str, journal: SqliteJournal) -> CampaignReport:
+def build(state_dir: Where, campaign: str, journal: SqliteJournal) -> CampaignReport:
     """Gather the report of ``campaign`` (which the caller checked exists) from the state store."""
     store = CampaignStore(state_dir, read_only=True)
     try:
@@ -150,7 +150,7 @@ def build(state_dir: Path, campaign: str, journal: SqliteJournal) -> CampaignRep
     )
 
 
-def _feedback(state_dir: Path, sent_at: dict[str, float]) -> tuple[int, int]:
+def _feedback(state_dir: Where, sent_at: dict[str, float]) -> tuple[int, int]:
     """Recipients of this campaign suppressed since, for a bounce or a complaint (provider webhooks)."""
     if not sent_at:
         return 0, 0

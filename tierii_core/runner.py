@@ -34,7 +34,7 @@ from tierii_core.components import DeliveryProvider
 from tierii_core.decisions import Decider, Decision
 from tierii_core.delivery import ProviderSlot
 from tierii_core.errors import ConfigurationError, FatalProviderError, RunStopped
-from tierii_core.journal import Journal, SqliteJournal, check_state_dir
+from tierii_core.journal import Journal, NoJournal, SqliteJournal
 from tierii_core.logs import get_logger
 from tierii_core.models import Outcome, Rejected, RunInfo, RunSummary, Status
 from tierii_core.observe import notify
@@ -45,6 +45,7 @@ from tierii_core.ratelimit import TokenBucket
 from tierii_core.records import Records
 from tierii_core.redact import mask_credentials
 from tierii_core.settings import CoreSettings, SettingsReader
+from tierii_core.state import check_state, state_location
 from tierii_core.suppression import SuppressionList
 from tierii_core.tally import Tally, summary_fields
 
@@ -95,12 +96,20 @@ class Campaign:
         opts = self.options
         self.records = Records(self.source, tuple(opts.where), opts.limit, opts.contacts)
         self.decider.check_opening(self.records.opening)
+        self.state = state_location(self.core)  # TIERII_STATE_URL, else TIERII_STATE_DIR
         if not opts.dry_run and need_provider and not opts.proof:
-            self.journal = SqliteJournal(check_state_dir(self.core.state_dir))
-        elif (self.core.state_dir / "journal.sqlite3").exists():
-            self.journal = SqliteJournal(self.core.state_dir, read_only=True)
+            self.journal = SqliteJournal(
+                check_state(self.state),
+                retry_failed=opts.retry_failed,
+                retry_unknown=opts.retry_unknown,
+                lease=self.core.state_lease,
+                reconnect_for=self.core.state_reconnect,
+            )
+        else:  # a dry run or a proof reads what an earlier run recorded, if one did
+            with contextlib.suppress(NoJournal):
+                self.journal = SqliteJournal(self.state, read_only=True)
         # after the journal, which creates or upgrades the state database: the list's tables exist
-        self.suppressions = SuppressionList(self.core.state_dir, read_only=True)
+        self.suppressions = SuppressionList(self.state, read_only=True)
         known = set(self.journal.campaigns()) if self.journal and not opts.campaign else set()
         self.campaign_id = resumed_campaign_id(opts, self.provider_names, known)
         if self.campaign_id != campaign_id(opts):
@@ -110,7 +119,7 @@ class Campaign:
         elif (
             need_provider and not opts.dry_run and self.core.require_approval and not self.core.transactional
         ):
-            approval.require_approval(self.core.state_dir, self.identity())
+            approval.require_approval(self.state, self.identity())
 
     @property
     def campaign(self) -> str:
@@ -147,7 +156,7 @@ class Campaign:
     def _record_identity(self) -> None:
         if self.journal is not None and not isinstance(self.journal, SqliteJournal):
             return  # another journal store keeps its own record
-        approval.record_identity(self.core.state_dir, self.identity())
+        approval.record_identity(self.state, self.identity())
 
     # -- the stream ---------------------------------------------------------------------------
 
@@ -279,6 +288,7 @@ class Campaign:
             slots=self.slots,
             journal=self.journal,
             core=self.core,
+            tally=tally,
             messages_bucket=self.messages_bucket,
             stop=stop,
             timetable=timetable,

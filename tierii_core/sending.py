@@ -23,6 +23,7 @@ from tierii_core.settings import CoreSettings, SettingsReader
 
 if TYPE_CHECKING:
     from tierii_core.scheduling import Timetable
+    from tierii_core.tally import Tally
 
 log = get_logger()
 
@@ -84,6 +85,7 @@ def send(
     slots: list[ProviderSlot],
     journal: Journal,
     core: CoreSettings,
+    tally: Tally,
     messages_bucket: TokenBucket | None,
     stop: threading.Event,
     timetable: Timetable | None,
@@ -101,13 +103,16 @@ def send(
         stop=stop,
         messages=messages_bucket,
     )
-    pump(
-        batches,
-        delivery=timetable.windowed(delivery, stop) if timetable is not None else delivery,
-        breaker=breaker,
-        stop=stop,
-        concurrency=core.concurrency,
-        batch_delay=core.batch_delay,
-        record_decided=lambda batch: journal.record(campaign_id, batch.decided),
-        finished=finished,
-    )
+    try:
+        pump(
+            batches,
+            delivery=timetable.windowed(delivery, stop) if timetable is not None else delivery,
+            breaker=breaker,
+            stop=stop,
+            concurrency=core.concurrency,
+            batch_delay=core.batch_delay,
+            record_decided=lambda batch: journal.record(campaign_id, batch.decided),
+            finished=finished,
+        )
+    finally:  # recipients another process claimed first (it sends them)
+        tally.taken += delivery.taken

@@ -147,6 +147,33 @@ class CoreSettings:
         metadata={"help": "Provider calls in flight at once.", "form": "a whole number >= 1"},
     )
     state_dir: Path = field(default=Path(".tierii"), metadata={"help": "Where the journal lives."})
+    state_url: Secret = field(
+        default=Secret(""),
+        metadata={
+            "help": "The state store as a URL, which wins over TIERII_STATE_DIR: sqlite:///path/to/dir, "
+            "or postgresql://user:password@host:port/database (shared by every machine that sends; "
+            "pip install 'tierii-core[postgres]'). The password is masked wherever it is shown.",
+            "form": "sqlite:///path or postgresql://user:password@host:port/database",
+        },
+    )
+    state_lease: float = field(
+        default=60.0,
+        validator=attrs.validators.gt(0),
+        metadata={
+            "help": "Seconds a sending process's claims stay its own without a heartbeat (renewed every "
+            "few seconds while it runs); after that, what it left in flight is reported unknown.",
+            "form": "a number of seconds > 0",
+        },
+    )
+    state_reconnect: float = field(
+        default=30.0,
+        validator=attrs.validators.ge(0),
+        metadata={
+            "help": "PostgreSQL state store: seconds a run keeps reconnecting to a server that went away "
+            "before it stops (exit 3; the re-run resumes).",
+            "form": "a number of seconds >= 0",
+        },
+    )
     transactional: bool = field(default=False, metadata={"help": "Transactional mail: marketing rules off."})
     require_approval: bool = field(
         default=False,

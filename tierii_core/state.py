@@ -23,15 +23,37 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from attrs import frozen
 
 from tierii_core.errors import ConfigurationError
 from tierii_core.private import private_directory, private_file
+from tierii_core.redact import mask_credentials
+from tierii_core.state_base import Migration, NewerStateError, StateURL, newer_message
+
+__all__ = [
+    "FILENAME",
+    "MIGRATIONS",
+    "VERSION",
+    "AddColumn",
+    "Migration",
+    "NewerStateError",
+    "SqliteState",
+    "StateStore",
+    "StateURL",
+    "Where",
+    "check_state",
+    "check_state_dir",
+    "open_state",
+    "parse_state_url",
+    "state_location",
+]
+
+T = TypeVar("T")
 
 FILENAME = "journal.sqlite3"
 MIN_FREE_BYTES = 16 * 1024 * 1024
@@ -49,22 +71,6 @@ class AddColumn:
     def apply(self, db: sqlite3.Connection) -> None:
         if self.column not in _columns(db, self.table):
             db.execute(f"ALTER TABLE {self.table} ADD COLUMN {self.column} {self.declaration}")
-
-
-@frozen
-class Migration:
-    """One step of the schema: its changes (SQL statements, :class:`AddColumn`) in order."""
-
-    version: int
-    why: str
-    changes: tuple[str | AddColumn, ...]
-
-    def apply(self, db: sqlite3.Connection) -> None:
-        for change in self.changes:
-            if isinstance(change, AddColumn):
-                change.apply(db)
-            else:
-                db.execute(change)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -143,6 +149,18 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         2,
+        "claims with an owner and a lease: the claim, not a lock file, keeps two processes apart",
+        (
+            AddColumn("recipients", "owner", "TEXT"),
+            """CREATE TABLE IF NOT EXISTS owners (
+    owner TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL,
+    started_at REAL NOT NULL
+) WITHOUT ROWID""",
+        ),
+    ),
+    Migration(
+        3,
         "each outcome's reason code (repeated-address, suppressed...), which status and reports group by",
         (AddColumn("recipients", "reason_code", "TEXT"),),
     ),
@@ -159,22 +177,84 @@ _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS state_version (
 
 
 class StateStore(Protocol):
-    """What a store needs from the state database (a second implementation offers the same)."""
+    """What a store needs from the state database (:class:`SqliteState`, and
+    :class:`tierii_core.state_postgres.PostgresState`).
+
+    The stores write their SQL once, in SQLite's spelling with ``?`` placeholders (and only
+    what PostgreSQL also understands: ``ON CONFLICT``, ``RETURNING``); the PostgreSQL store's
+    connection translates the placeholders.
+    """
 
     #: the database, as shown in messages (a file; a URL with its password masked)
     where: str
     read_only: bool
-    #: the DB-API connection the store's statements run on
+    #: False for a read-only view of a database that does not exist yet (it reads as empty)
+    exists: bool
+    #: the connection the store's statements run on (``execute``, ``executemany``)
     connection: Any
+    #: the exceptions the connection raises
+    Error: type[Exception] | tuple[type[Exception], ...]
 
     def transaction(self) -> contextlib.AbstractContextManager[Any]:
         """All or nothing: committed when the block ends, rolled back when it raises."""
 
+    def attempt(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (a transaction, or reads); a store whose server can go away reconnects
+        and runs it again, for a bounded time (``work`` must be safe to repeat)."""
+
+    def counts(self) -> dict[str, int]: ...
+
+    @property
+    def version(self) -> int: ...
+
     def close(self) -> None: ...
 
 
-class NewerStateError(ConfigurationError):
-    """The database was written by a newer TierII (exit 2; nothing in it is changed)."""
+#: where the state is: a state directory (SQLite), or a PostgreSQL database
+Where = Path | StateURL
+
+
+def parse_state_url(text: str) -> Where:
+    """``TIERII_STATE_URL``: ``sqlite:///path`` (the state directory, or its journal.sqlite3;
+    relative, or absolute with a fourth slash as in SQLAlchemy: ``sqlite:////var/lib/tierii``)
+    or ``postgresql://user:password@host:port/database`` (``postgres://`` and SQLAlchemy's
+    ``postgresql+psycopg://`` are read the same)."""
+    value = text.strip()
+    scheme, sep, rest = value.partition("://")
+    scheme = scheme.lower()
+    if sep and scheme == "sqlite":
+        # SQLAlchemy's spelling: sqlite:///relative/dir, sqlite:////absolute/dir
+        if not rest.startswith("/") or not rest[1:]:
+            raise ConfigurationError(
+                f"TIERII_STATE_URL={mask_credentials(value)}: a SQLite store is sqlite:///path (three "
+                "slashes, then the state directory: sqlite:///.tierii, or sqlite:////var/lib/tierii)"
+            )
+        path = Path(rest[1:])
+        return path.parent if path.name == FILENAME else path
+    if sep and scheme in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        return StateURL("postgresql://" + rest)
+    raise ConfigurationError(
+        f"TIERII_STATE_URL={mask_credentials(value)}: not a state store URL: use "
+        "sqlite:///path/to/state-dir or postgresql://user:password@host:port/database"
+    )
+
+
+def state_location(core: Any) -> Where:
+    """Where the state is, from the settings: ``TIERII_STATE_URL`` when it is set (it wins),
+    else ``TIERII_STATE_DIR``."""
+    url = getattr(core, "state_url", "") or ""
+    text = url.reveal() if hasattr(url, "reveal") else str(url)  # a Secret: shown masked elsewhere
+    return parse_state_url(text) if text.strip() else core.state_dir
+
+
+def describe(where: Where) -> str:
+    """The store as shown in messages: the directory, or the URL with its password masked."""
+    return str(where)
+
+
+def check_state(where: Where) -> Where:
+    """:func:`check_state_dir` for a directory; a URL is checked by connecting to it."""
+    return check_state_dir(where) if isinstance(where, Path) else where
 
 
 def damaged(path: Path, exc: Exception) -> str:
@@ -187,11 +267,7 @@ def damaged(path: Path, exc: Exception) -> str:
 
 
 def newer(where: str, found: int) -> str:
-    return (
-        f"{where}: the state database is at version {found}, and this TierII knows versions up to "
-        f"{VERSION}: a newer TierII has upgraded it. Use that TierII or a later one with it "
-        "(pip install --upgrade tierii-core); nothing in it was changed"
-    )
+    return newer_message(where, found, VERSION)
 
 
 def explain(path: Path, exc: sqlite3.Error) -> str:
@@ -239,9 +315,14 @@ def _make_private(directory: Path) -> None:
         raise ConfigurationError(f"TIERII_STATE_DIR={directory}: cannot create it: {exc.strerror}") from None
 
 
-def open_state(directory: Path, *, read_only: bool = False, wait: float = 10.0) -> SqliteState:
-    """The state database of ``directory`` (``TIERII_STATE_DIR``); see :class:`SqliteState`."""
-    return SqliteState(directory, read_only=read_only, wait=wait)
+def open_state(where: Where, *, read_only: bool = False, wait: float = 10.0) -> StateStore:
+    """The state database: ``where`` is a state directory (``TIERII_STATE_DIR``, a
+    :class:`SqliteState`) or a :class:`StateURL` (a PostgreSQL one, psycopg imported now)."""
+    if isinstance(where, StateURL):
+        from tierii_core.state_postgres import PostgresState
+
+        return PostgresState(where, read_only=read_only)
+    return SqliteState(Path(where), read_only=read_only, wait=wait)
 
 
 class SqliteState:
@@ -254,6 +335,8 @@ class SqliteState:
     (:attr:`exists` is False). ``wait``: seconds a statement waits for another writer's lock.
     One connection per store; the stores serialise their own threads.
     """
+
+    Error = sqlite3.Error
 
     def __init__(self, directory: Path, *, read_only: bool = False, wait: float = 10.0) -> None:
         self.directory = directory
@@ -310,6 +393,10 @@ class SqliteState:
             if self.connection.in_transaction:
                 self.connection.execute("ROLLBACK")
             raise
+
+    def attempt(self, work: Callable[[], T]) -> T:
+        """A local file does not go away: run ``work`` once."""
+        return work()
 
     @property
     def version(self) -> int:

@@ -19,8 +19,8 @@ from pathlib import Path
 from attrs import frozen
 
 from tierii_core.logs import get_logger
-from tierii_core.pending import Pending, PendingSuppressions
-from tierii_core.state import is_busy, open_state
+from tierii_core.pending import NoQueue, Pending, PendingSuppressions
+from tierii_core.state import Where, is_busy, open_state
 
 log = get_logger()
 
@@ -56,16 +56,18 @@ class Suppression:
 
 
 class SuppressionList:
-    """Add, remove, list and check suppressions in ``TIERII_STATE_DIR/journal.sqlite3``.
+    """Add, remove, list and check suppressions in the state store (``where``: the state
+    directory, or a PostgreSQL :class:`~tierii_core.state.StateURL`).
 
-    Entries queued in :mod:`tierii_core.pending` (while the database was locked) count as
-    suppressed for every reader, and every write applies them first, in its own transaction.
-    ``wait`` is how long a write waits for the database's lock before it gives up.
+    SQLite: entries queued in :mod:`tierii_core.pending` (while the database was locked) count
+    as suppressed for every reader, and every write applies them first, in its own transaction.
+    ``wait`` is how long a write waits for the database's lock before it gives up. PostgreSQL
+    locks rows, not the database: suppressions are written directly, nothing is queued.
     """
 
-    def __init__(self, directory: Path, *, read_only: bool = False, wait: float = 10.0) -> None:
-        self.pending = PendingSuppressions(directory)
-        self.state = open_state(directory, read_only=read_only, wait=wait)
+    def __init__(self, where: Where, *, read_only: bool = False, wait: float = 10.0) -> None:
+        self.pending = PendingSuppressions(where) if isinstance(where, Path) else NoQueue()
+        self.state = open_state(where, read_only=read_only, wait=wait)
         self._db = self.state.connection
 
     def add(self, entries: Iterable[str], reason: str = "", source: str = "manual") -> int:
@@ -153,7 +155,11 @@ class SuppressionList:
 
     def suppressed(self, emails: Sequence[str]) -> set[str]:
         """Which of ``emails`` (as given) are suppressed, by address or by domain (queued
-        suppressions included)."""
+        suppressions included). A PostgreSQL store that went away is reconnected (for a
+        bounded time: then :class:`~tierii_core.errors.RunStopped`)."""
+        return self.state.attempt(lambda: self._suppressed(emails))
+
+    def _suppressed(self, emails: Sequence[str]) -> set[str]:
         queued = {item.entry for _, item in self.pending.entries()}
         if not queued and self._db.execute("SELECT 1 FROM suppressions LIMIT 1").fetchone() is None:
             return set()
@@ -205,9 +211,9 @@ class Suppressor:
     #: how long the background thread waits for the lock at a time (between checks for close)
     DRAIN_WAIT = 1.0
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.suppressions = SuppressionList(directory, wait=self.WRITE_WAIT)
+    def __init__(self, where: Where) -> None:
+        self.directory = where
+        self.suppressions = SuppressionList(where, wait=self.WRITE_WAIT)
         self.pending = self.suppressions.pending
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -227,6 +233,9 @@ class Suppressor:
         """Suppress ``email``; False when it (or its domain) already was. ValueError on a bad address."""
         entry = normalise(email)
         with self._lock:
+            if isinstance(self.pending, NoQueue):  # PostgreSQL: written at once (reconnecting if need be)
+                state = self.suppressions.state
+                return state.attempt(lambda: self.suppressions.add_first(entry, reason, source))
             try:
                 return self.suppressions.add_first(entry, reason, source)
             except sqlite3.OperationalError as exc:

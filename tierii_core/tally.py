@@ -28,6 +28,7 @@ class Tally:
     stopped: str | None = None
     rules: tuple[str, ...] = ()
     not_in_segment: int = 0
+    taken: int = 0  # claimed first by another process sending the same campaign
 
     def add(self, outcomes: Sequence[Outcome]) -> None:
         for outcome in outcomes:
@@ -67,6 +68,7 @@ class Tally:
             failures=tuple(self.failures),
             rules=self.rules,
             not_in_segment=self.not_in_segment,
+            taken=self.taken,
         )
 
 

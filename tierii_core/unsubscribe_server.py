@@ -17,7 +17,6 @@ import errno
 import html
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +25,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from tierii_core.errors import ConfigurationError
+from tierii_core.state import Where
 from tierii_core.suppression import Suppressor
 from tierii_core.unsubscribe import PARAMETER, UnsubscribeLinks
 from tierii_core.web import read_capped_body
@@ -44,7 +44,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title=html.escape(title), body=body), status_code=status)
 
 
-def make_app(links: UnsubscribeLinks, state_dir: Path) -> Starlette:
+def make_app(links: UnsubscribeLinks, state_dir: Where) -> Starlette:
     suppressor = Suppressor(state_dir)
 
     async def endpoint(request: Request) -> Response:
@@ -102,7 +102,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(links: UnsubscribeLinks, state_dir: Path, *, host: str, port: int) -> None:
+def serve(links: UnsubscribeLinks, state_dir: Where, *, host: str, port: int) -> None:
     import uvicorn
 
     sock = listen(host, port)

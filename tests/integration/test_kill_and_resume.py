@@ -24,9 +24,12 @@ import pytest
 CONTACTS = 1500
 
 
-def tierii(*args: str, cwd: Path, stderr: int = subprocess.DEVNULL) -> subprocess.Popen:
+def tierii(
+    *args: str, cwd: Path, stderr: int = subprocess.DEVNULL, store: dict[str, str] | None = None
+) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERII_")}
     env["TIERII_LOAD_PLUGINS"] = "tierii-csv"  # the journal is under test: load only the source it needs
+    env.update(store or {})
     return subprocess.Popen(
         [sys.executable, "-m", "tierii_core.cli", *args],
         cwd=cwd,
@@ -57,9 +60,19 @@ def delivered(outbox: Path) -> collections.Counter:
     return counts
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The settings that pick the state store: the default directory, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return {}
+    return {"TIERII_STATE_URL": request.getfixturevalue("postgres_state").url}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_killed_runs_resume_without_duplicates_or_losses(tmp_path: Path, seed: int) -> None:
+def test_killed_runs_resume_without_duplicates_or_losses(
+    tmp_path: Path, seed: int, store: dict[str, str]
+) -> None:
     rng = random.Random(seed)
     contacts = tmp_path / "contacts.csv"
     rows = [f"u{i}@example.com,U{i}" for i in range(CONTACTS)]
@@ -82,7 +95,7 @@ def test_killed_runs_resume_without_duplicates_or_losses(tmp_path: Path, seed: i
 
     kills = 0
     for attempt in range(12):
-        process = tierii(*args, cwd=tmp_path)
+        process = tierii(*args, cwd=tmp_path, store=store)
         try:
             # killed at random moments, then (on a slow or busy machine) left to finish
             code = process.wait(timeout=rng.uniform(0.2, 0.9) if attempt < 10 else 600)
@@ -103,6 +116,7 @@ def test_killed_runs_resume_without_duplicates_or_losses(tmp_path: Path, seed: i
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, **store},
     )
     report = json.loads(status.stdout)
     states = {row["email"]: state for state, rows in report["recipients"].items() for row in rows}
@@ -152,3 +166,46 @@ def test_a_signal_finishes_the_batch_in_flight_records_it_and_exits_3(tmp_path: 
     assert sum(delivered(tmp_path / "outbox").values()) == counts["sent"]
     assert tierii(*args, cwd=tmp_path).wait(timeout=600) == 0
     assert delivered(tmp_path / "outbox") == {f"u{i}@example.com": 1 for i in range(CONTACTS)}
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_campaign_send_each_recipient_once(
+    tmp_path: Path, store: dict[str, str]
+) -> None:
+    """Two `tierii send` processes on one campaign at the same time share it: each sends only
+    what its claims took, together they send every recipient once."""
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("email\n" + "".join(f"u{i}@example.com\n" for i in range(CONTACTS)))
+    template = tmp_path / "t.mustache"
+    template.write_text("Subject: Hello\nFrom: shop@example.com\n\nHi\n")
+    args = ("send", str(contacts), "-t", str(template), "--batch-size", "10", "--rate", "1000/s")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERII_")}
+    env.update(store, TIERII_LOAD_PLUGINS="tierii-csv", TIERII_TRANSACTIONAL="true")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tierii_core.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert delivered(tmp_path / "outbox") == {f"u{i}@example.com": 1 for i in range(CONTACTS)}
+    sent = [
+        int(next(line for line in out.splitlines() if line.startswith("sent: ")).split()[1])
+        for out in outputs
+    ]
+    assert sum(sent) == CONTACTS  # each counts only what it sent
+    status = subprocess.run(
+        [sys.executable, "-m", "tierii_core.cli", "status", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert json.loads(status.stdout)["counts"]["sent"] == CONTACTS

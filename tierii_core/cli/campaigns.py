@@ -10,11 +10,11 @@ from tierii_core.errors import ConfigurationError
 from tierii_core.settings import CoreSettings
 
 
-def _campaign_in(journal, campaign: str | None, state_dir: Path) -> str:
+def _campaign_in(journal, campaign: str | None, where: object) -> str:
     known = journal.campaigns()
     if campaign is None:
         if not known:
-            raise ConfigurationError(f"no campaign in the journal at {state_dir}")
+            raise ConfigurationError(f"no campaign in the journal at {where}")
         return known[0]
     if campaign not in known:
         raise ConfigurationError(f"no campaign named {campaign!r} (known: {', '.join(known) or 'none'})")
@@ -42,14 +42,16 @@ def report(
     from tierii_core.cli.context import settings_reader
     from tierii_core.journal import SqliteJournal
     from tierii_core.report import build, write_csv, write_html, write_json
+    from tierii_core.state import state_location
 
     if not (html_path or csv_path or json_path):
         raise click.UsageError("say where to write the report: --html FILE, --csv FILE and/or --json FILE")
     core = settings_reader().load(CoreSettings)
-    journal = SqliteJournal(core.state_dir, read_only=True)
+    where = state_location(core)  # TIERII_STATE_URL, else TIERII_STATE_DIR
+    journal = SqliteJournal(where, read_only=True)
     try:
-        name = _campaign_in(journal, campaign, core.state_dir)
-        built = build(core.state_dir, name, journal)
+        name = _campaign_in(journal, campaign, where)
+        built = build(where, name, journal)
         for path, writer in ((html_path, write_html), (csv_path, write_csv), (json_path, write_json)):
             if path is None:
                 continue
@@ -76,15 +78,16 @@ def approve(campaign: str, approver: str | None) -> None:
 
     from tierii_core.campaign_store import CampaignStore, content_hash, template_files
     from tierii_core.cli.context import settings_reader
-    from tierii_core.journal import check_state_dir
+    from tierii_core.state import check_state, state_location
 
     core = settings_reader().load(CoreSettings)
-    store = CampaignStore(check_state_dir(core.state_dir))
+    where = state_location(core)
+    store = CampaignStore(check_state(where))
     try:
         identity = store.identity(campaign)
         if identity is None:
             raise ConfigurationError(
-                f"no proof or send of campaign {campaign!r} is recorded in {core.state_dir}: send a proof "
+                f"no proof or send of campaign {campaign!r} is recorded in {where}: send a proof "
                 "first (tierii send ... --proof you@example.com), then approve the campaign it names"
             )
         now = template_files([Path(t.path) for t in identity.templates])

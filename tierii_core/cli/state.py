@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,14 +12,17 @@ from tierii_core.settings import CoreSettings
 
 
 def _state_dir() -> Any:
+    """TIERII_STATE_URL when set, else TIERII_STATE_DIR."""
     from tierii_core.cli.context import settings_reader
+    from tierii_core.state import state_location
 
-    return settings_reader().load(CoreSettings).state_dir
+    return state_location(settings_reader().load(CoreSettings))
 
 
 @click.group()
 def state() -> None:
-    """The state database (TIERII_STATE_DIR): the journal, the suppression list, feedback."""
+    """The state database (TIERII_STATE_URL, else TIERII_STATE_DIR): the journal, the
+    suppression list, feedback, campaigns. SQLite by default; PostgreSQL to share it."""
 
 
 @state.command("upgrade")
@@ -49,10 +53,11 @@ def state_upgrade() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def state_info(as_json: bool) -> None:
     """Where the state database is, its version, and the rows in each table (changes nothing)."""
-    from tierii_core.pending import PendingSuppressions
+    from tierii_core.pending import NoQueue, PendingSuppressions
     from tierii_core.state import VERSION, open_state
 
     directory = _state_dir()
+    queue = PendingSuppressions(directory) if isinstance(directory, Path) else NoQueue()
     store = open_state(directory, read_only=True)
     try:
         report: dict[str, Any] = {
@@ -61,7 +66,8 @@ def state_info(as_json: bool) -> None:
             "version": store.version if store.exists else None,
             "tierii_version": VERSION,
             "tables": store.counts() if store.exists else {},
-            "pending_suppressions": len(PendingSuppressions(directory).entries()),
+            "store": "sqlite" if isinstance(directory, Path) else "postgresql",
+            "pending_suppressions": len(queue.entries()),
         }
     finally:
         store.close()

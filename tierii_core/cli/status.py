@@ -30,14 +30,16 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
     import sqlite3
 
     from tierii_core.journal import SqliteJournal, reason_group
+    from tierii_core.state import describe, state_location
 
     core = settings_reader().load(CoreSettings)
-    journal = SqliteJournal(core.state_dir, read_only=True)
+    where = state_location(core)  # TIERII_STATE_URL, else TIERII_STATE_DIR
+    journal = SqliteJournal(where, read_only=True)
     try:
         known = journal.campaigns()
         if campaign is None:
             if not known:
-                raise ConfigurationError(f"no campaign in the journal at {core.state_dir}")
+                raise ConfigurationError(f"no campaign in the journal at {describe(where)}")
             campaign = known[0]
         elif campaign not in known:
             raise ConfigurationError(f"no campaign named {campaign!r} (known: {', '.join(known) or 'none'})")
@@ -46,7 +48,7 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
         report["excluded_by_reason"] = dict(
             Counter(reason_group(r.last_error, r.code) for r in journal.recipients(campaign, Status.EXCLUDED))
         )
-        feedback = _feedback(core.state_dir, campaign, report["counts"][Status.SENT.value])
+        feedback = _feedback(where, campaign, report["counts"][Status.SENT.value])
         report["feedback"] = feedback.as_dict()
         if wanted:
             report["recipients"] = {
@@ -66,7 +68,7 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
     except sqlite3.Error as exc:
         from tierii_core.state import explain
 
-        raise ConfigurationError(explain(journal.path, exc)) from None
+        raise ConfigurationError(explain(Path(describe(where)), exc)) from None
     finally:
         journal.close()
     if as_json:
@@ -88,11 +90,11 @@ def status(campaign: str | None, as_json: bool, states: tuple[str, ...]) -> None
     click.echo(f"the campaign's record: tierii report {campaign} --html report.html")
 
 
-def _feedback(state_dir: Path, campaign: str, sent: int) -> Any:
+def _feedback(where: Any, campaign: str, sent: int) -> Any:
     """Bounces and complaints noted for the campaign (by tierii-feedback; zeros without it)."""
     from tierii_core.feedback_store import FeedbackStore
 
-    store = FeedbackStore(state_dir, read_only=True)
+    store = FeedbackStore(where, read_only=True)
     try:
         return store.summary(campaign, sent)
     finally:

@@ -19,10 +19,11 @@ from tierii_core.settings import CoreSettings
 
 def _suppressions(read_only: bool = False):
     from tierii_core.cli.context import settings_reader
+    from tierii_core.state import state_location
     from tierii_core.suppression import SuppressionList
 
     core = settings_reader().load(CoreSettings)
-    return SuppressionList(core.state_dir, read_only=read_only)
+    return SuppressionList(state_location(core), read_only=read_only)
 
 
 def _checked(entries: list[str]) -> list[str]:

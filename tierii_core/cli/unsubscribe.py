@@ -34,7 +34,10 @@ def unsubscribe_serve(host: str, port: int) -> None:
     click.echo(
         f"unsubscribe endpoint for {core.unsubscribe_url} on http://{host}:{port}{links.path}", err=True
     )
-    serve(links, core.state_dir, host=host, port=port)  # ConfigurationError when it cannot listen
+    from tierii_core.state import state_location
+
+    # ConfigurationError when it cannot listen
+    serve(links, state_location(core), host=host, port=port)
     sys.exit(0)
 
 

@@ -126,6 +126,11 @@ def print_summary(summary: RunSummary, failed_observers: Sequence[str] = ()) -> 
                 out.write(f"    - {item}\n")
     if summary.not_in_segment:
         out.write(f"not in segment (--where; not recipients): {summary.not_in_segment}\n")
+    if summary.taken:
+        out.write(
+            f"taken by another process: {summary.taken} (sending campaign {summary.campaign} at the same "
+            "time: that process sends them)\n"
+        )
     if summary.skipped:
         out.write(
             f"already done in an earlier run: {summary.skipped} (same campaign {summary.campaign}; "

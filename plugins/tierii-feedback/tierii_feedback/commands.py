@@ -103,7 +103,7 @@ class _Context:
         self.tally: Counter[str] = Counter()
         self.suppressed = 0
         self.processor = Processor(
-            core.state_dir,
+            _state(core),
             self.settings,
             unsubscribe_mailto=core.unsubscribe_mailto,
             verify_token=_token_verifier(core),
@@ -154,3 +154,13 @@ def _token_verifier(core: Any) -> Any:
     from tierii_core.unsubscribe import UnsubscribeLinks
 
     return UnsubscribeLinks(core.unsubscribe_url, core.unsubscribe_secret).verify
+
+
+def _state(core: Any) -> Any:
+    """Where the state is: TIERII_STATE_URL or TIERII_STATE_DIR (a core from before the URL:
+    the directory)."""
+    try:
+        from tierii_core.state import state_location
+    except ImportError:
+        return core.state_dir
+    return state_location(core)

@@ -7,6 +7,8 @@ inside the command that runs them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 
@@ -58,5 +60,15 @@ def serve(host: str, port: int, path: str, log_json: bool | None) -> None:
     reader = SettingsReader()
     core = reader.load(CoreSettings)
     settings = reader.load(MailerSendProvider.Settings, "mailersend")
-    if not serve_endpoint(settings.webhook_secret, core.state_dir, host=host, port=port, path=path):
+    if not serve_endpoint(settings.webhook_secret, _state(core), host=host, port=port, path=path):
         raise ConfigurationError(f"could not listen on {host}:{port} (the reason is logged above)")
+
+
+def _state(core: Any) -> Any:
+    """Where the state is: TIERII_STATE_URL or TIERII_STATE_DIR (a core from before the URL:
+    the directory)."""
+    try:
+        from tierii_core.state import state_location
+    except ImportError:
+        return core.state_dir
+    return state_location(core)
