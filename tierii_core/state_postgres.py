@@ -284,23 +284,31 @@ class PostgresState:
 
     def _upgrade(self) -> None:
         """The steps the database lacks, in one transaction, under an advisory lock (another
-        process may be doing the same: the version is read again once the lock is held)."""
+        process may be doing the same: the version is read again once the lock is held).
+
+        The lock is taken before the transaction begins, not in it: a transaction begun while
+        another process was upgrading keeps, in its catalog cache, the tables as it first
+        found them (``to_regclass`` takes no lock that would refresh it), so it would read
+        version 0 and apply every step again (duplicate key in ``state_version``: exit 2)."""
         if self.version == VERSION:
             return
-        with self.transaction() as db:
-            db.execute("SELECT pg_advisory_xact_lock(?)", (_UPGRADE_LOCK,))
-            found = self.version
-            if found > VERSION:
-                raise NewerStateError(newer_message(self.where, found, VERSION))
-            db.execute(_VERSION_TABLE)
-            for step in MIGRATIONS:
-                if step.version > found:
-                    for change in step.changes:
-                        db.execute(str(change))
-                    db.execute(
-                        "INSERT INTO state_version VALUES (?, ?, ?)", (step.version, step.why, time.time())
-                    )
-                    self.applied.append(step)
+        self.connection.execute("SELECT pg_advisory_lock(?)", (_UPGRADE_LOCK,))  # autocommit: session
+        try:
+            with self.transaction() as db:  # begun after the other's commit: sees its tables
+                found = self.version
+                if found > VERSION:
+                    raise NewerStateError(newer_message(self.where, found, VERSION))
+                db.execute(_VERSION_TABLE)
+                for step in MIGRATIONS:
+                    if step.version > found:
+                        for change in step.changes:
+                            db.execute(str(change))
+                        row = (step.version, step.why, time.time())
+                        db.execute("INSERT INTO state_version VALUES (?, ?, ?)", row)
+                        self.applied.append(step)
+        finally:
+            with contextlib.suppress(psycopg.Error):  # a lost connection has released it already
+                self.connection.execute("SELECT pg_advisory_unlock(?)", (_UPGRADE_LOCK,))
 
     def _open_read_only(self, found: int) -> None:
         db = self.connection
