@@ -1,9 +1,11 @@
-"""Processes that open a new (or older) PostgreSQL state store at the same moment: one of them
-creates or upgrades the schema, the others wait for it and then use it as it is.
+"""Several processes on one PostgreSQL state store at the same moment.
 
-Two `tierii send` processes started together on a new database (two machines starting a
-campaign, a deployment scaled to two workers) must both run: neither may apply a step the
-other has applied, nor stop with exit 2.
+- Processes that open a new (or older) store together: one of them creates or upgrades the
+  schema, the others wait for it and then use it as it is. Two `tierii send` processes started
+  together on a new database (two machines starting a campaign, a deployment scaled to two
+  workers) must both run: neither may apply a step the other has applied, nor stop with exit 2.
+- A transaction the server rolls back because of another process (a deadlock between two
+  processes' claims and records, a serialisation failure) is run again, not a traceback.
 """
 
 from __future__ import annotations
@@ -65,5 +67,27 @@ def test_processes_opening_a_new_store_together_apply_each_step_once(postgres_st
         assert state.version == VERSION
         rows = state.connection.execute("SELECT version FROM state_version ORDER BY version").fetchall()
         assert [row[0] for row in rows] == [step.version for step in MIGRATIONS]
+    finally:
+        state.close()
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])  # deadlock_detected, serialization_failure
+def test_a_transaction_the_server_rolls_back_is_run_again(postgres_state: StateURL, sqlstate: str) -> None:
+    state = open_state(postgres_state)
+    calls: list[int] = []
+
+    def work() -> str:
+        calls.append(1)
+        with state.transaction() as db:
+            db.execute("INSERT INTO owners VALUES (?, ?, ?)", (f"host:1:{len(calls)}", 1.0, 1.0))
+            if len(calls) == 1:  # the server aborts the first attempt, as it does a deadlock's victim
+                db.execute(f"DO $$ BEGIN RAISE EXCEPTION 'rolled back' USING ERRCODE = '{sqlstate}'; END $$")
+        return "done"
+
+    try:
+        assert state.attempt(work) == "done"
+        assert len(calls) == 2
+        owners = state.connection.execute("SELECT owner FROM owners").fetchall()
+        assert [row[0] for row in owners] == ["host:1:2"]  # the aborted attempt left nothing
     finally:
         state.close()
