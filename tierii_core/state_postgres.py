@@ -287,17 +287,15 @@ class PostgresState:
 
     def _upgrade(self) -> None:
         """The steps the database lacks, in one transaction, under an advisory lock (another
-        process may be doing the same: the version is read again once the lock is held).
-
-        The lock is taken before the transaction begins, not in it: a transaction begun while
-        another process was upgrading keeps, in its catalog cache, the tables as it first
-        found them (``to_regclass`` takes no lock that would refresh it), so it would read
-        version 0 and apply every step again (duplicate key in ``state_version``: exit 2)."""
+        process may be doing the same: the version is read again once the lock is held). The
+        lock is the session's, taken before the transaction begins: a transaction that began
+        before another committed the tables would not see them in the catalog."""
         if self.version == VERSION:
             return
-        self.connection.execute("SELECT pg_advisory_lock(?)", (_UPGRADE_LOCK,))  # autocommit: session
+        db = self.connection
+        db.execute("SELECT pg_advisory_lock(?)", (_UPGRADE_LOCK,))
         try:
-            with self.transaction() as db:  # begun after the other's commit: sees its tables
+            with self.transaction():
                 found = self.version
                 if found > VERSION:
                     raise NewerStateError(newer_message(self.where, found, VERSION))
@@ -306,12 +304,14 @@ class PostgresState:
                     if step.version > found:
                         for change in step.changes:
                             db.execute(str(change))
-                        row = (step.version, step.why, time.time())
-                        db.execute("INSERT INTO state_version VALUES (?, ?, ?)", row)
+                        db.execute(
+                            "INSERT INTO state_version VALUES (?, ?, ?)",
+                            (step.version, step.why, time.time()),
+                        )
                         self.applied.append(step)
         finally:
-            with contextlib.suppress(psycopg.Error):  # a lost connection has released it already
-                self.connection.execute("SELECT pg_advisory_unlock(?)", (_UPGRADE_LOCK,))
+            if not (db.raw.closed or db.raw.broken):
+                db.execute("SELECT pg_advisory_unlock(?)", (_UPGRADE_LOCK,))
 
     def _open_read_only(self, found: int) -> None:
         db = self.connection
