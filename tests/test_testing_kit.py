@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import textwrap
 from pathlib import Path
 
@@ -84,6 +85,41 @@ def test_smtp_sink_ports_differ_and_stop_closes_them():
         assert first.port != second.port
     with pytest.raises(ConnectionRefusedError):
         smtplib.SMTP(first.host, first.port)
+
+
+def test_smtp_sink_holds_replies_until_released_and_counts_deliveries(smtp_sink):
+    """hold(): the message is taken but not answered (nor recorded) until release();
+    wait_for() returns once that many recipients are accepted."""
+    smtp_sink.hold()
+    with socket.create_connection((smtp_sink.host, smtp_sink.port), timeout=30) as client:
+        replies = client.makefile("rb")
+
+        def say(line: str) -> bytes:
+            client.sendall(line.encode() + b"\r\n")
+            return replies.readline()
+
+        assert replies.readline().startswith(b"220")
+        assert say("HELO client").startswith(b"250")
+        assert say("MAIL FROM:<shop@example.com>").startswith(b"250")
+        assert say("RCPT TO:<ann@example.com>").startswith(b"250")
+        assert say("RCPT TO:<bob@example.com>").startswith(b"250")
+        assert say("DATA").startswith(b"354")
+        client.sendall(b"Subject: held\r\n\r\nhi\r\n.\r\n")
+        client.settimeout(0.5)  # an answer would come at once: none may come while held
+        with pytest.raises(TimeoutError):
+            client.recv(1, socket.MSG_PEEK)
+        assert smtp_sink.recipients == [] and not smtp_sink.wait_for(1, timeout=0)
+        client.settimeout(30)
+        smtp_sink.release()
+        assert replies.readline().startswith(b"250")
+        assert smtp_sink.wait_for(2, timeout=30)
+        assert smtp_sink.recipients == ["ann@example.com", "bob@example.com"]
+        assert say("QUIT").startswith(b"221")
+
+
+def test_smtp_sink_hold_needs_a_started_sink():
+    with pytest.raises(RuntimeError, match="not started"):
+        SmtpSink().hold()
 
 
 # -- the contract suites fail for broken components -------------------------------------------

@@ -247,8 +247,11 @@ class PostgresState:
                 self._reconnect()
 
     def _worth_retrying(self, exc: psycopg.Error) -> bool:
+        """A lost connection, or a transaction the server rolled back (SQLSTATE class 40: a
+        deadlock, a serialisation failure; psycopg's classes for them share no base but
+        OperationalError, so the class is read from the code)."""
         raw = self.connection.raw
-        return raw.closed or raw.broken or isinstance(exc, psycopg.errors.TransactionRollbackError)
+        return raw.closed or raw.broken or (exc.sqlstate or "").startswith("40")
 
     def _reconnect(self) -> None:
         raw = self.connection.raw

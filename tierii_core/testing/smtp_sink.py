@@ -64,6 +64,9 @@ class SmtpSink:
         self._refusals: dict[str, str] = {}
         self._refuse_all: str | None = None
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified at each accepted message
+        self._delivered = 0  # recipients accepted (one per recipient of each message)
+        self._open: asyncio.Event  # made by start(); cleared by hold(): replies to DATA wait for it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -88,8 +91,36 @@ class SmtpSink:
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self._delivered = 0
             self._refusals.clear()
             self._refuse_all = None
+
+    def wait_for(self, deliveries: int, timeout: float = THREAD_TIMEOUT) -> bool:
+        """Block until the sink has accepted at least ``deliveries`` recipients in all (one per
+        recipient of each message, as :attr:`recipients` counts them); False if ``timeout``
+        seconds passed first (a bound on a hang: it returns as soon as the count is reached)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._delivered >= deliveries, timeout)
+
+    def hold(self) -> None:
+        """Keep every message waiting for its reply to ``DATA`` (not accepted, not recorded)
+        until :meth:`release`: a server that has not answered yet. Connections, ``MAIL`` and
+        ``RCPT`` are served as usual. The sink must be started."""
+        self._on_loop(lambda: self._open.clear())
+
+    def release(self) -> None:
+        """Answer the messages :meth:`hold` kept waiting, and every later one at once."""
+        self._on_loop(lambda: self._open.set())
+
+    def _on_loop(self, call: Any) -> None:
+        """Run ``call`` in the server's thread (asyncio objects belong to it), and wait for it."""
+        if self._loop is None:
+            raise RuntimeError("the SMTP sink is not started")
+
+        async def run() -> None:
+            call()
+
+        asyncio.run_coroutine_threadsafe(run(), self._loop).result(THREAD_TIMEOUT)
 
     # -- the server --------------------------------------------------------------------------
 
@@ -99,6 +130,8 @@ class SmtpSink:
         listener = socket.create_server((self.host, 0))
         self.port = listener.getsockname()[1]
         loop = asyncio.new_event_loop()
+        self._open = asyncio.Event()  # one per start: an asyncio object belongs to one loop
+        self._open.set()
         ready = threading.Event()
         failure: list[BaseException] = []
         options: dict[str, Any] = {"enable_SMTPUTF8": True, "hostname": "tierii-sink", "loop": loop}
@@ -164,8 +197,10 @@ class SmtpSink:
             return self._refuse_all or self._refusals.get(address.lower())
 
     def _record(self, message: ReceivedMessage) -> None:
-        with self._lock:
+        with self._changed:
             self.messages.append(message)
+            self._delivered += len(message.rcpt_tos)
+            self._changed.notify_all()
 
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
         from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -192,6 +227,7 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await self.sink._open.wait()  # SmtpSink.hold()
         login = session.auth_data if isinstance(session.auth_data, str) else None
         self.sink._record(
             ReceivedMessage(
