@@ -219,6 +219,7 @@ class Campaign:
             dry_run=self.options.dry_run,
             started_at=datetime.now(timezone.utc),
             total=_capped(self.source.estimate_count(), self.options.limit),
+            estimate=lambda: _capped(self.source.estimate_count(), self.options.limit),
         )
 
     def run(self) -> RunSummary:
