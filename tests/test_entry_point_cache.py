@@ -90,9 +90,14 @@ def test_help_does_not_import_importlib_metadata_once_the_cache_is_warm(tmp_path
         """
     )
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    runs = [
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env) for _ in "12"
-    ]
+    work = tmp_path / "elsewhere"  # the current directory is on sys.path for `python -c`
+    work.mkdir()
+    runs = []
+    for _ in range(2):
+        runs.append(
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=work)
+        )
+        (work / ".tierii").mkdir(exist_ok=True)  # a command wrote there: no plugin was installed
     first, second = (run.stderr.strip().splitlines()[-1] for run in runs)
     assert runs[0].stdout == runs[1].stdout and "Commands:" in runs[1].stdout  # the same help
     assert (first, second) == ("True", "False")

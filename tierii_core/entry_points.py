@@ -90,15 +90,27 @@ def _cache_file() -> Path | None:
     return Path(base) / "tierii" / f"entry-points-{key:08x}.json"
 
 
-def _stamps(paths: list[str]) -> dict[str, int | None]:
-    """The modification time of each ``sys.path`` entry (None: missing)."""
-    stamps: dict[str, int | None] = {}
+def _stamps(paths: list[str]) -> dict[str, Any]:
+    """The modification time of each ``sys.path`` entry (None: missing). The current directory
+    (``""``, the first entry for ``python -c`` and ``-m``) changes whenever a command writes
+    there (its state directory, an outbox): it is stamped by the metadata directories in it."""
+    stamps: dict[str, Any] = {}
     for entry in paths:
         try:
-            stamps[entry] = os.stat(entry or ".").st_mtime_ns
+            stamps[entry] = _metadata_in(entry) if entry in ("", ".") else os.stat(entry).st_mtime_ns
         except OSError:
             stamps[entry] = None
     return stamps
+
+
+def _metadata_in(directory: str) -> list[list[Any]]:
+    with os.scandir(directory or ".") as entries:
+        found = [
+            [entry.name, entry.stat().st_mtime_ns]
+            for entry in entries
+            if entry.name.endswith((".dist-info", ".egg-info"))
+        ]
+    return sorted(found)
 
 
 def _read(cache: Path, stamps: dict[str, int | None]) -> list[EntryPoint] | None:
@@ -111,7 +123,7 @@ def _read(cache: Path, stamps: dict[str, int | None]) -> list[EntryPoint] | None
         files = data["files"]
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    if _stamps(list(files)) != files:  # an entry_points.txt rewritten in place
+    if _stamps([name for name in files if name]) != files:  # an entry_points.txt rewritten in place
         return None
     return found
 
