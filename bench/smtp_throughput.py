@@ -113,7 +113,7 @@ def tierii_run(
     name: str = "tierii",
 ) -> tuple[float, float]:
     """``extra_env`` adds settings (bench/dkim_signing.py: the TIERII_DKIM_* of each key set)."""
-    env = _tierii_env(root, sink, connections, f"{name}-{attempt}")
+    env = _tierii_env(root, sink, connections, f"{name}-{count}-{attempt}")  # a fresh journal per run
     env.update(extra_env or {})
     command = [*TIERII, "send", "contacts.csv", "-t", "offer.mustache", "--provider", "smtp"]
     return _measured(name, command, root, env, sink, count, attempt)
