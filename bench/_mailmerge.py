@@ -33,17 +33,35 @@ def mailmerge_command(explicit: str | None = None) -> str:
 
 
 INSTALLED = ROOT / ".bench" / "tierii"
-PLUGINS = ["tierii-csv", "tierii-sql", "tierii-smtp", "tierii-mailersend", "tierii-cannabis", "tierii-ses"]
+EDITABLE = ROOT / ".bench" / "tierii-editable"
+#: every plugin of this repository
+PLUGINS = [
+    "tierii-csv",
+    "tierii-sql",
+    "tierii-smtp",
+    "tierii-mailersend",
+    "tierii-cannabis",
+    "tierii-azure",
+    "tierii-ses",
+    "tierii-feedback",
+    "tierii-keyring",
+]
 
 
-def tierii_command() -> str:
-    """``tierii`` as users get it: the core and every plugin of this repository installed from
-    their sources, not in editable mode (whose import hooks cost startup time), in .bench/tierii."""
-    if INSTALLED.exists():
-        shutil.rmtree(INSTALLED)
-    print(f"installing tierii-core and {len(PLUGINS)} plugins into {INSTALLED} ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(INSTALLED)], check=True)
+def tierii_command(*, editable: bool = False) -> str:
+    """``tierii`` with the core and every plugin of this repository, in a virtualenv of its own:
+    installed from their sources as users install them (.bench/tierii), or in editable mode as
+    the README's first command installs them (.bench/tierii-editable: import hooks, bytecode
+    written on first use)."""
+    venv = EDITABLE if editable else INSTALLED
+    if venv.exists():
+        shutil.rmtree(venv)
+    how = "in editable mode" if editable else "from their sources"
+    print(f"installing tierii-core and {len(PLUGINS)} plugins {how} into {venv} ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     sources = [str(ROOT)] + [str(ROOT / "plugins" / name) for name in PLUGINS]
-    pip = [str(INSTALLED / "bin" / "pip"), "install", "-q", *sources]
+    if editable:
+        sources = [arg for source in sources for arg in ("-e", source)]
+    pip = [str(venv / "bin" / "pip"), "install", "-q", *sources]
     subprocess.run(pip, check=True, stdout=subprocess.DEVNULL)
-    return str(INSTALLED / "bin" / "tierii")
+    return str(venv / "bin" / "tierii")

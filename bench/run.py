@@ -49,13 +49,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
     senders = smtp["senders"]
     minimum = ms["minimum_s_the_limit_allows"]
     return [
-        (
-            f"SMTP msg/s, {smtp['messages']:,} x {smtp['size'] / 1000:.1f} KB",
-            f"tierii {senders['tierii']['msg_per_s']:,} / mailmerge {senders['mailmerge']['msg_per_s']:,} / "
-            f"smtp-source {senders['smtp-source']['msg_per_s']:,}",
-            "tierii >= 5x mailmerge",
-            _met(smtp["tierii_vs_mailmerge"] >= 5, f"{smtp['tierii_vs_mailmerge']:.1f}x"),
-        ),
+        *_smtp_rows(smtp),
         (
             "SMTP CPU us/msg",
             " / ".join(f"{name} {figures['cpu_us_per_msg']}" for name, figures in senders.items()),
@@ -83,9 +77,14 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
         ),
         (
             "Startup",
-            f"tierii --help {startup['tierii_ms']} ms / mailmerge --version {startup['mailmerge_ms']} ms",
-            "<= 1.0x",
-            _met(startup["ratio"] <= 1.0, f"{startup['ratio']:.2f}x"),
+            f"tierii --help {startup['tierii_ms']} ms "
+            f"(editable {startup.get('tierii_editable_ms', '-')} ms) / "
+            f"mailmerge --version {startup['mailmerge_ms']} ms",
+            "<= 0.8x, both ways",
+            _met(
+                max(startup["ratio"], startup.get("ratio_editable", 0)) <= 0.8,
+                f"{startup['ratio']:.2f}x / {startup.get('ratio_editable', 0):.2f}x",
+            ),
         ),
         (
             f"Kill and resume, {kill['recipients']:,} recipients over SMTP",
@@ -106,6 +105,33 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             f"{journal['journal_share']:.0%} of the bare pipeline",
         ),
     ]
+
+
+def _smtp_rows(smtp: dict) -> list[tuple[str, str, str, str]]:
+    """One row per size (3,000: >= 6x mailmerge; 20,000: >= 85% of smtp-source), then the
+    start to the first message."""
+    found = []
+    for size in smtp.get("sizes", [smtp]):
+        senders = size["senders"]
+        small = size["messages"] < 10_000
+        found.append(
+            (
+                f"SMTP msg/s, {size['messages']:,} x {size['size'] / 1000:.1f} KB, start to exit",
+                f"tierii {senders['tierii']['msg_per_s']:,} / "
+                f"mailmerge {senders['mailmerge']['msg_per_s']:,} / "
+                f"smtp-source {senders['smtp-source']['msg_per_s']:,}",
+                ">= 6x mailmerge" if small else ">= 85% of smtp-source",
+                _met(size["tierii_vs_mailmerge"] >= 6, f"{size['tierii_vs_mailmerge']:.1f}x")
+                if small
+                else _met(size["tierii_vs_smtp_source"] >= 0.85, f"{size['tierii_vs_smtp_source']:.0%}"),
+            )
+        )
+    if "first_message_ms" in smtp:
+        first = smtp["first_message_ms"]
+        found.append(
+            ("tierii send: start to first message", f"{first:.0f} ms", "<= 150 ms", _met(first <= 150, ""))
+        )
+    return found
 
 
 def _ses_row(ses: dict) -> tuple[str, str, str, str]:
@@ -176,7 +202,9 @@ def write_doc(results: dict, table: list[tuple[str, str, str, str]], command: st
         "",
         "## How each figure is made",
         "",
-        "- **SMTP** (`bench/smtp_throughput.py`): the same contacts and ~2 KB template with 5 variables,",
+        "- **SMTP** (`bench/smtp_throughput.py`): at 3,000 and 20,000 messages, timed from each",
+        "  command's start to its exit, and the start of `tierii send` to the first message at an SMTP",
+        "  server; the same contacts and ~2 KB template with 5 variables,",
         "  sent by `tierii send` (provider smtp, 4 connections) and by mailmerge 2.3.0 to Postfix's",
         "  `smtp-sink`; Postfix's `smtp-source` sends as many messages of the same size: the C client is",
         "  the most this machine can push through the sink. Medians of several runs; every message is",
@@ -187,7 +215,11 @@ def write_doc(results: dict, table: list[tuple[str, str, str, str]], command: st
         "- **Memory** (`bench/memory.py`): peak resident set size of `tierii send --dry-run`, which",
         "  renders and checks every message and sends nothing (os.wait4).",
         "- **Startup** (`bench/startup.py`): median wall time of `tierii --help` with every plugin of",
-        "  this repository installed, against `mailmerge --version`, interleaved.",
+        "  this repository installed (as users install them, and in editable mode as the README's first",
+        "  command does), against `mailmerge --version`, interleaved.",
+        "- **A million sends** (`bench/million.py`, run on its own: it takes minutes): 10,000 then",
+        "  1,000,000 real sends to `smtp-sink`: peak RSS of each, and the first and last 100,000",
+        "  messages' rates from the journal's timestamps.",
         "- **Kill and resume** (`bench/kill_resume.py`): a campaign to aiosmtpd on 127.0.0.1, which",
         "  counts deliveries per recipient, killed with SIGKILL at random moments, then re-run to the",
         "  end; duplicates among recipients the journal does not report unknown, and lost ones.",
@@ -215,7 +247,10 @@ def main() -> None:
     quick = args.quick
     results = {
         "smtp": part(
-            "smtp_throughput.py", "-n", "5000" if quick else "20000", "--repeat", "1" if quick else "3"
+            "smtp_throughput.py",
+            *(["-n", "3000"] if quick else ["-n", "3000", "-n", "20000"]),
+            "--repeat",
+            "1" if quick else "3",
         ),
         # a minute of 5 s: 10 bulk requests per window (120/min), so the limit, not the CPU, binds
         "mailersend": part("mailersend_bulk.py", "--speedup", "12", *(["-n", "20000"] if quick else [])),

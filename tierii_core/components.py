@@ -83,7 +83,11 @@ class ContactSource(_Claiming):
     left_out: int = 0
 
     def estimate_count(self) -> int | None:
-        """A cheap estimate of the number of records, for progress and ETA; None if unknown."""
+        """A cheap estimate of the number of records, for progress and ETA; None if unknown.
+
+        Called when the run starts (after the opening check has read a few records) and
+        again as it goes: an estimate may sharpen as the records are read. Never read the
+        source a second time for it (a send reads it once: it may be a pipe)."""
         return None
 
     def narrow(self, segment: Any) -> None:

@@ -9,6 +9,7 @@ here, so that an empty or invalid one can never be sent to.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ EMPTY = "empty-address"
 INVALID = "invalid-address"
 REPEATED = "repeated-address"
 UNREADABLE = "unreadable"
+#: records read at a time once the seen addresses are in SQLite (one query per batch)
+DEDUPE_BATCH = 500
 
 
 def find_email_column(columns: Sequence[str]) -> int | None:
@@ -29,11 +32,12 @@ def find_email_column(columns: Sequence[str]) -> int | None:
 
 
 def to_contact(
-    fields: dict[str, Any], email_key: str, origin: str, seen: SeenAddresses
+    fields: dict[str, Any], email_key: str, origin: str, seen: SeenAddresses | None
 ) -> Contact | Rejected:
     """``fields`` (every column, a template variable each) as a Contact, or why it cannot be one.
 
-    The address in ``fields[email_key]`` is replaced by its normalised form.
+    The address in ``fields[email_key]`` is replaced by its normalised form; a repeat is
+    rejected unless ``seen`` is None (the caller de-duplicates a batch at once).
     """
     address = (fields.get(email_key) or "").strip()
     if not address:
@@ -42,7 +46,7 @@ def to_contact(
         email = normalise_address(address)
     except InvalidAddress as exc:
         return Rejected(origin, f"invalid email address {address!r}: {exc}", address, INVALID)
-    if not seen.add(email):
+    if seen is not None and not seen.add(email):
         return Rejected(origin, f"repeated address {email}", email, REPEATED)
     fields[email_key] = email
     return Contact(email, fields, origin)
@@ -50,23 +54,41 @@ def to_contact(
 
 def contacts_from(items: Iterable[SourceRecord | Contact | Rejected]) -> Iterator[Contact | Rejected]:
     """What a source yields, as the core uses it: every address checked, normalised and
-    de-duplicated here, in the source's order, whatever the source."""
+    de-duplicated here, in the source's order, whatever the source.
+
+    Once a campaign's addresses outgrow memory (:class:`SeenAddresses`), records are read
+    :data:`DEDUPE_BATCH` at a time, so that the repeats are found in one query per batch."""
     with SeenAddresses() as seen:
+        items = iter(items)
         for item in items:
-            if isinstance(item, SourceRecord):
-                fields = dict(item.fields)
-                key = find_email_column(list(fields))
-                if key is None:
-                    yield Rejected(item.origin, "no 'email' field", code=EMPTY)
-                    continue
-                yield to_contact(fields, list(fields)[key], item.origin, seen)
-            elif isinstance(item, Contact):
-                yield _recheck(item, seen)
-            else:
-                yield item
+            if not seen.spilled:
+                yield _checked(item, seen)
+                continue
+            batch = [item, *itertools.islice(items, DEDUPE_BATCH - 1)]
+            checked = [_checked(record, None) for record in batch]
+            firsts = iter(seen.add_many([c.email for c in checked if isinstance(c, Contact)]))
+            for record in checked:
+                if isinstance(record, Contact) and not next(firsts):
+                    record = Rejected(
+                        record.origin, f"repeated address {record.email}", record.email, REPEATED
+                    )
+                yield record
 
 
-def _recheck(contact: Contact, seen: SeenAddresses) -> Contact | Rejected:
+def _checked(item: SourceRecord | Contact | Rejected, seen: SeenAddresses | None) -> Contact | Rejected:
+    """One record checked and normalised; de-duplicated too unless ``seen`` is None."""
+    if isinstance(item, SourceRecord):
+        fields = dict(item.fields)
+        key = find_email_column(list(fields))
+        if key is None:
+            return Rejected(item.origin, "no 'email' field", code=EMPTY)
+        return to_contact(fields, list(fields)[key], item.origin, seen)
+    if isinstance(item, Contact):
+        return _recheck(item, seen)
+    return item
+
+
+def _recheck(contact: Contact, seen: SeenAddresses | None) -> Contact | Rejected:
     """A Contact from a source that built it itself: the address is checked all the same."""
     if not contact.email.strip():
         return Rejected(contact.origin, "empty email address", code=EMPTY)
@@ -76,6 +98,6 @@ def _recheck(contact: Contact, seen: SeenAddresses) -> Contact | Rejected:
         return Rejected(
             contact.origin, f"invalid email address {contact.email!r}: {exc}", contact.email, INVALID
         )
-    if not seen.add(email):
+    if seen is not None and not seen.add(email):
         return Rejected(contact.origin, f"repeated address {email}", email, REPEATED)
     return contact if email == contact.email else Contact(email, contact.fields, contact.origin)

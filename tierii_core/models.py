@@ -7,7 +7,7 @@ internal state. All are immutable; build a changed copy with ``attrs.evolve``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -221,7 +221,10 @@ class RunInfo:
     providers: tuple[str, ...]  # the provider chain, first choice first; () in a dry run
     dry_run: bool  # nothing is sent (--dry-run)
     started_at: datetime  # when the run started (UTC)
-    total: int | None = None  # an estimate from the source; None when unknown
+    total: int | None = None  # an estimate from the source when the run starts; None when unknown
+    #: a fresher estimate of the total, asked as the run goes (the source reads in one pass,
+    #: so its estimate sharpens as it reads; exact once it has read everything)
+    estimate: Callable[[], int | None] | None = field(default=None, eq=False, repr=False)
 
 
 @frozen

@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import Any
 
 import pluggy
@@ -18,10 +18,11 @@ from attrs import field, frozen
 
 from tierii_core import NAME, hookspecs
 from tierii_core.components import KINDS, Component
+from tierii_core.entry_points import GROUP, EntryPoint, entry_points
 from tierii_core.errors import PluginError, TierIIError
 from tierii_core.redact import mask_credentials
 
-ENTRY_POINT_GROUP = "tierii"
+ENTRY_POINT_GROUP = GROUP
 
 #: the plugins every run has; registered before entry points, so third parties override them
 DEFAULT_PLUGINS = (
@@ -191,9 +192,9 @@ def make_plugin_manager(*, load_entry_points: bool = True, tolerant: bool = Fals
     return pm
 
 
-def _selected_entry_points(wanted: set[str] | None) -> Iterator[metadata.EntryPoint]:
+def _selected_entry_points(wanted: set[str] | None) -> Iterator[EntryPoint]:
     seen: set[str] = set()
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep in entry_points():
         if ep.name in seen:  # the same distribution found twice on sys.path
             continue
         seen.add(ep.name)
@@ -201,11 +202,10 @@ def _selected_entry_points(wanted: set[str] | None) -> Iterator[metadata.EntryPo
             yield ep
 
 
-def _load_entry_point(pm: PluginManager, ep: metadata.EntryPoint) -> None:
+def _load_entry_point(pm: PluginManager, ep: EntryPoint) -> None:
     if pm.is_blocked(ep.name):
         return
-    dist = ep.dist.name if ep.dist else ep.name
-    pm.sources[ep.name] = PluginSource(ep.name, ep.value, dist, ep.dist.version if ep.dist else None)
+    pm.sources[ep.name] = PluginSource(ep.name, ep.value, ep.dist_name, ep.version)
     try:
         plugin = ep.load()
     except Exception as exc:  # any import-time failure of third-party code

@@ -191,6 +191,7 @@ class Campaign:
             dry_run=self.options.dry_run,
             started_at=datetime.now(timezone.utc),
             total=_capped(self.source.estimate_count(), self.options.limit),
+            estimate=lambda: _capped(self.source.estimate_count(), self.options.limit),
         )
 
     def run(self) -> RunSummary:
@@ -209,19 +210,15 @@ class Campaign:
                 if not self.options.dry_run:
                     # configuration problems found here (a provider's settings, a campaign another
                     # process is sending) stop the command with exit 2: nothing has been sent
-                    self._open_journal(run)  # holds the campaign's lock through a scheduled wait
+                    self._open_journal(run)  # this process's lease is renewed through a scheduled wait
                     self._record_identity()
                     if not self._wait_for_start(timetable, stop):
                         tally.stopped = "cancelled before the scheduled start: nothing was sent"
                     else:
                         tally.stopped = sending.open_providers(self.slots, resources)
                 notify(self.pm, "tierii_run_started", run=run)
-                log.info(
-                    "run.started",
-                    campaign=run.campaign,
-                    provider=",".join(run.providers),
-                    dry_run=run.dry_run,
-                )
+                providers = ",".join(run.providers)
+                log.info("run.started", campaign=run.campaign, provider=providers, dry_run=run.dry_run)
                 started = time.monotonic()
                 if self.options.dry_run:
                     self._dry_run(run, tally)
@@ -252,12 +249,8 @@ class Campaign:
         assert self.journal is not None
         stale = self.journal.open_campaign(run.campaign, run.source, run.template, run.providers)
         if stale:
-            log.warning(
-                "run.unknown_found",
-                campaign=run.campaign,
-                count=stale,
-                reason="in flight when an earlier run stopped",
-            )
+            reason = "in flight when an earlier run stopped"
+            log.warning("run.unknown_found", campaign=run.campaign, count=stale, reason=reason)
 
     def _dry_run(self, run: RunInfo, tally: Tally) -> None:
         for batch in self.batches():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import typing
 import warnings
 from collections.abc import Iterator, Mapping
@@ -76,9 +77,37 @@ def converter() -> Any:
     converter.register_structure_hook(bool, _to_bool)
     converter.register_structure_hook(int, _to_int)
     converter.register_structure_hook(float, _to_float)
-    converter.register_structure_hook(Secret, lambda v, _: v if isinstance(v, Secret) else Secret(str(v)))
-    converter.register_structure_hook(Path, lambda v, _: Path(os.path.expanduser(str(v))))
+    converter.register_structure_hook(Secret, _to_secret)
+    converter.register_structure_hook(Path, _to_path)
     return converter
+
+
+def _to_secret(value: Any, _: type) -> Secret:
+    return value if isinstance(value, Secret) else Secret(str(value))
+
+
+def _to_path(value: Any, _: type) -> Path:
+    return Path(os.path.expanduser(str(value)))
+
+
+#: the field types settings use, structured as the cattrs converter does, without importing
+#: cattrs (~25 ms of every command); any other type goes through the converter
+_SIMPLE: dict[Any, Any] = {
+    str: lambda value, _: str(value),
+    bool: _to_bool,
+    int: _to_int,
+    float: _to_float,
+    Secret: _to_secret,
+    Path: _to_path,
+}
+
+
+def structure(raw: Any, kind: Any) -> Any:
+    """A raw setting as a value of ``kind`` (the field's type)."""
+    simple = _SIMPLE.get(kind) if isinstance(kind, type) else None
+    if simple is not None:
+        return simple(raw, kind)
+    return converter().structure(raw, kind)
 
 
 @functools.cache
@@ -319,10 +348,12 @@ class SettingsReader:
                 continue
             raw, source = found
             try:
-                value = converter().structure(raw, attribute.type)
+                value = structure(raw, attribute.type)
                 if attribute.validator is not None:
                     attribute.validator(None, attribute, value)
-            except structure_errors() as exc:
+            except Exception as exc:
+                if not _is_structure_error(exc):
+                    raise
                 shown = "********" if _is_secret(attribute) else repr(raw)
                 problems.append(
                     f"{variable}={shown} ({source}): {_problem(exc)}; expected {expected_form(attribute)}"
@@ -368,10 +399,17 @@ def _is_secret(attribute: attrs.Attribute) -> bool:
     return kind is Secret or Secret in typing.get_args(kind)
 
 
-def _problem(exc: BaseException) -> str:
-    import cattrs
+def _is_structure_error(exc: BaseException) -> bool:
+    """What structuring a bad value raises (cattrs' errors only if cattrs was needed)."""
+    cattrs = sys.modules.get("cattrs")
+    return isinstance(exc, (ValueError, TypeError)) or (
+        cattrs is not None and isinstance(exc, cattrs.BaseValidationError)
+    )
 
-    if isinstance(exc, cattrs.BaseValidationError):
+
+def _problem(exc: BaseException) -> str:
+    cattrs = sys.modules.get("cattrs")  # imported only when a field of another type was structured
+    if cattrs is not None and isinstance(exc, cattrs.BaseValidationError):
         return "; ".join(cattrs.transform_error(exc))
     # attrs' validators put their message first, then the attribute and the value
     return exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)

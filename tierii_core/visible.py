@@ -10,7 +10,6 @@ ones do not, entities are decoded. A property test holds it to ``html.parser``'s
 from __future__ import annotations
 
 import functools
-import html
 import re
 
 from tierii_core.models import Message
@@ -69,6 +68,8 @@ def _tag(match: re.Match[str]) -> str:
 
 def html_to_text(markup: str) -> str:
     """The visible text of an HTML document or fragment, white space collapsed."""
+    import html  # its entities table: only for messages with an HTML part, not every command
+
     return squash(html.unescape(_TAG.sub(_tag, _HIDDEN.sub("", markup))))
 
 
@@ -93,4 +94,6 @@ def _visible(text: str, markup: str | None) -> tuple[tuple[str, str], ...]:
 
 def links_in_html(markup: str) -> set[str]:
     """Every ``href`` target of the HTML part, entities decoded."""
+    import html
+
     return {html.unescape(m) for m in re.findall(r"""href\s*=\s*["']([^"']*)["']""", markup, re.I)}

@@ -62,6 +62,7 @@ def check(provider_name: str | None, auth_domain: str | None, as_json: bool) -> 
         reader.known_variables()
         - known
         - {"TIERII_LOAD_PLUGINS", "TIERII_DISABLE_PLUGINS", "TIERII_TRACE_PLUGINS", "TIERII_ENV_FILE"}
+        - {"TIERII_NO_ENTRY_POINT_CACHE"}
     )
     for variable in unknown:
         if variable in DEPRECATED_SETTINGS:

@@ -95,10 +95,8 @@ class PostalAddress(ComplianceRule):
             return (
                 f"TIERII_SENDER_ADDRESS is not set: marketing mail must show a postal address ({self.source})"
             )
-        for part, text in visible_parts(message).items():
-            if address not in text:
-                return f"the {part} part does not show the postal address {address!r} ({self.source})"
-        return None
+        # the plain text is searched as it is first: squashing 2 KB per message was a tenth of a send's CPU
+        return _missing_in_a_part(message, address, self.source, "the postal address")
 
 
 _YES = frozenset({"yes", "y", "true", "1"})

@@ -8,21 +8,36 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tierii_core import hookimpl
+from tierii_core.logs import get_logger
 from tierii_core.models import Outcome, RunInfo, RunSummary, Status
 
-if TYPE_CHECKING:  # rich and structlog are imported when a run starts: `tierii --help` stays fast
+if TYPE_CHECKING:  # rich is imported when a run starts on a terminal: `tierii --help` stays fast
     from rich.progress import Progress
 
+log = get_logger()
+
 PLAIN_PROGRESS_EVERY = 5.0  # seconds between progress events when not on a terminal
+ESTIMATE_EVERY = 0.5  # seconds between asking the source for a fresher estimate of the total
 
 
 class _Display:
-    def __init__(self, run: RunInfo) -> None:
+    """The progress of one run: a rich bar on a terminal, a ``run.progress`` event every
+    :data:`PLAIN_PROGRESS_EVERY` seconds otherwise.
+
+    The total is the source's estimate (``run.total``), asked again as the run goes
+    (``run.estimate``: a CSV file's estimate sharpens as it is read, in one pass); without
+    one, the bar shows the count and the rate, and the total is filled in when the source
+    knows it, at the latest when the run ends.
+    """
+
+    def __init__(self, run: RunInfo, *, terminal: bool | None = None) -> None:
         self.done = 0
         self.sent = 0
-        self.last_event = time.monotonic()
+        self.total = run.total
+        self.estimate = getattr(run, "estimate", None)
+        self.last_event = self.last_estimate = time.monotonic()
         self.progress: Progress | None = None
-        if sys.stderr.isatty():
+        if sys.stderr.isatty() if terminal is None else terminal:
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
@@ -45,27 +60,41 @@ class _Display:
                 transient=False,
             )
             verb = "Checking" if run.dry_run else "Sending"
-            self.task = self.progress.add_task(f"{verb} {run.campaign}", total=run.total, rate=0.0)
+            self.task = self.progress.add_task(f"{verb} {run.campaign}", total=self.total, rate=0.0)
             self.progress.start()
         self.started = time.monotonic()
 
     def advance(self, run: RunInfo, outcomes: Sequence[Outcome]) -> None:
         self.done += len(outcomes)
         self.sent += sum(1 for o in outcomes if o.status in (Status.SENT, Status.WOULD_SEND))
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        now = time.monotonic()
+        elapsed = max(now - self.started, 1e-9)
         rate = self.sent * 60 / elapsed
+        if self.estimate is not None and now - self.last_estimate >= ESTIMATE_EVERY:
+            self.last_estimate = now
+            self.total = self.estimate() or self.total
+        if self.total is not None and self.done > self.total:
+            self.total = self.done  # an estimate that fell short
         if self.progress is not None:
-            self.progress.update(self.task, advance=len(outcomes), rate=rate)
-        elif time.monotonic() - self.last_event >= PLAIN_PROGRESS_EVERY:
-            import structlog
-
-            self.last_event = time.monotonic()
-            structlog.get_logger().info(
-                "run.progress", campaign=run.campaign, done=self.done, total=run.total, per_minute=round(rate)
+            self.progress.update(self.task, advance=len(outcomes), rate=rate, total=self.total)
+        elif now - self.last_event >= PLAIN_PROGRESS_EVERY:
+            self.last_event = now
+            log.info(
+                "run.progress",
+                campaign=run.campaign,
+                done=self.done,
+                total=self.total,
+                per_minute=round(rate),
             )
 
-    def stop(self) -> None:
+    def stop(self, *, complete: bool) -> None:
+        """The run ended; ``complete``: it read every record, so the total is what was done."""
+        if complete:
+            self.total = self.done
+        elif self.estimate is not None:
+            self.total = max(self.estimate() or self.done, self.done)
         if self.progress is not None:
+            self.progress.update(self.task, total=self.total, completed=self.done)
             self.progress.stop()
 
 
@@ -90,7 +119,7 @@ def tierii_run_finished(run: RunInfo, summary: RunSummary) -> None:
 
     display = _displays.pop(run.campaign, None)
     if display is not None:
-        display.stop()
+        display.stop(complete=summary.stopped is None)
     # plugins' observers run before this default one, so their failures are known here
     print_summary(summary, failed_observers(run))
 

@@ -6,7 +6,6 @@ and it lets a new user run a whole campaign on a fresh machine.
 
 from __future__ import annotations
 
-import mailbox
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,6 +38,8 @@ class Outbox(DeliveryProvider):
 
     def open(self) -> None:
         try:
+            import mailbox  # with the email package: not for every command, only a send through here
+
             self._maildir = mailbox.Maildir(os.fspath(self.settings.dir), factory=None, create=True)
         except OSError as exc:
             raise FatalProviderError(

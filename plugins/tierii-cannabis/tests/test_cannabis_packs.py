@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -296,3 +297,20 @@ def test_the_documented_example_pack_loads_and_works(make_message: Callable[...,
     rule = cls(cls.Settings(), CoreSettings(), today=date(2025, 6, 15), book=book)
     reason = rule.check_message(make_message(text="Licence C10-1. The strongest flower in town!"))
     assert reason is not None and "§26151(d)" in reason and "'strongest flower in town'" in reason
+
+
+def test_shipped_packs_resolve_checked() -> None:
+    """A run registers the shipped packs unchecked (patterns compiled on first use); here every
+    one is resolved as a pack of the user's would be: patterns compiled, examples matched."""
+    from tierii_cannabis.model import LazyPattern, for_claims
+    from tierii_cannabis.packs import index, resolve, shipped_files
+
+    files = index(shipped_files())
+    for name in files:
+        checked, lazy = resolve(name, files), resolve(name, files, checked=False)
+        assert checked == lazy  # the same pack: only when the work is done differs
+        assert all(isinstance(c.regex, re.Pattern) for c in checked.claims)
+        assert all(isinstance(c.regex, LazyPattern) for c in lazy.claims)
+        for claim in lazy.claims:  # compiled now, on first use: they match as loading checks
+            assert all(claim.search(for_claims(text)) for text in claim.examples)
+            assert not any(claim.search(for_claims(text)) for text in claim.counterexamples)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from attrs import field, frozen
 
@@ -106,6 +107,22 @@ class Pack:
         if self.required:
             checks.append(f"{len(self.required)} required texts")
         return f"{self.title}: {', '.join(checks)}."
+
+
+class LazyPattern:
+    """A regular expression compiled on first use (a shipped pack's patterns are compiled only
+    when a run names the pack); it answers as the compiled ``re.Pattern`` does."""
+
+    __slots__ = ("_compile", "_regex", "_source")
+
+    def __init__(self, source: str, compile_: Callable[[str], re.Pattern[str]]) -> None:
+        self._source, self._compile = source, compile_
+        self._regex: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._regex is None:
+            self._regex = self._compile(self._source)
+        return getattr(self._regex, name)
 
 
 def claim_pattern(pattern: str) -> re.Pattern[str]:

@@ -18,6 +18,7 @@ from attrs import field, frozen
 
 from tierii_cannabis.model import (
     Claim,
+    LazyPattern,
     ManualCheck,
     Pack,
     RequiredText,
@@ -214,10 +215,14 @@ def index(files: Iterable[PackFile], known: Mapping[str, PackFile] | None = None
     return by_name
 
 
-def resolve(name: str, files: Mapping[str, PackFile]) -> Pack:
-    """The pack ``name`` with everything it extends merged in, validated and compiled."""
+def resolve(name: str, files: Mapping[str, PackFile], *, checked: bool = True) -> Pack:
+    """The pack ``name`` with everything it extends merged in, validated and compiled.
+
+    ``checked=False`` (the shipped packs, which the plugin's tests resolve checked): patterns
+    compile on first use and examples are not matched, so that registering the plugin costs
+    no ~100 ms of compiling for packs the run does not name."""
     merged = _merged(name, files, ())
-    return _build(files[name], merged)
+    return _build(files[name], merged, checked=checked)
 
 
 def _merged(name: str, files: Mapping[str, PackFile], chain: tuple[str, ...]) -> dict[str, Any]:
@@ -256,7 +261,7 @@ def _merged(name: str, files: Mapping[str, PackFile], chain: tuple[str, ...]) ->
     return merged
 
 
-def _build(pack_file: PackFile, merged: Mapping[str, Any]) -> Pack:
+def _build(pack_file: PackFile, merged: Mapping[str, Any], *, checked: bool = True) -> Pack:
     where = pack_file.origin
     for key in ("states", "min_age", "consent_required", "license_required"):
         if key not in merged:
@@ -285,8 +290,8 @@ def _build(pack_file: PackFile, merged: Mapping[str, Any]) -> Pack:
         consent_required=merged["consent_required"],
         license_required=merged["license_required"],
         sources=dict(sources),
-        claims=tuple(_claim(where, entry) for entry in merged["claims"].values()),
-        required=tuple(_required(where, entry) for entry in merged["required"].values()),
+        claims=tuple(_claim(where, entry, checked) for entry in merged["claims"].values()),
+        required=tuple(_required(where, entry, checked) for entry in merged["required"].values()),
         manual=tuple(_manual(where, entry) for entry in merged["manual"].values()),
         extends=pack_file.data.get("extends"),
     )
@@ -307,11 +312,20 @@ def _compile(where: str, label: str, pattern: str, compile_: Any) -> re.Pattern[
         raise PluginError(f"{where}: {label}: pattern does not compile: {exc}") from None
 
 
-def _claim(where: str, entry: Mapping[str, Any]) -> Claim:
+def _ignoring_case(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _lazy(where: str, label: str, pattern: str, compile_: Any) -> Any:
+    return LazyPattern(pattern, compile_)
+
+
+def _claim(where: str, entry: Mapping[str, Any], checked: bool = True) -> Claim:
     label = f"claims {entry['id']!r}"
     _complete(where, label, entry, ("pattern", "reason", "source"))
-    _compile(where, label, entry["pattern"], re.compile)  # positions in errors are the user's
-    regex = _compile(where, label, entry["pattern"], claim_pattern)
+    if checked:
+        _compile(where, label, entry["pattern"], re.compile)  # positions in errors are the user's
+    regex = (_compile if checked else _lazy)(where, label, entry["pattern"], claim_pattern)
     claim = Claim(
         entry["id"],
         entry["pattern"],
@@ -321,10 +335,10 @@ def _claim(where: str, entry: Mapping[str, Any]) -> Claim:
         tuple(entry.get("examples", ())),
         tuple(entry.get("counterexamples", ())),
     )
-    for example in claim.examples:
+    for example in claim.examples if checked else ():
         if claim.search(for_claims(example)) is None:
             raise PluginError(f"{where}: {label}: the pattern does not match its example {example!r}")
-    for counter in claim.counterexamples:
+    for counter in claim.counterexamples if checked else ():
         found = claim.search(for_claims(counter))
         if found is not None:
             raise PluginError(
@@ -333,7 +347,7 @@ def _claim(where: str, entry: Mapping[str, Any]) -> Claim:
     return claim
 
 
-def _required(where: str, entry: Mapping[str, Any]) -> RequiredText:
+def _required(where: str, entry: Mapping[str, Any], checked: bool = True) -> RequiredText:
     """A required text: one text, or ``one_of`` several; always, or ``when`` words appear."""
     label = f"required {entry['id']!r}"
     choices = [squash(t) for t in entry.get("one_of", [])]
@@ -349,14 +363,13 @@ def _required(where: str, entry: Mapping[str, Any]) -> RequiredText:
     else:
         _complete(where, label, entry, ("source",))
     pattern = entry.get("pattern") or "|".join(f"(?:{text_pattern(text)})" for text in choices)
-    regex = _compile(where, label, pattern, lambda p: re.compile(p, re.IGNORECASE))
+    compile_ = _compile if checked else _lazy
+    regex = compile_(where, label, pattern, _ignoring_case)
     when = None
     if "when" in entry:
         if not entry["when"]:
             raise PluginError(f"{where}: {label}: when is empty: list the words that make the text required")
-        when = _compile(
-            where, f"{label}: when", words_pattern(entry["when"]), lambda p: re.compile(p, re.IGNORECASE)
-        )
+        when = compile_(where, f"{label}: when", words_pattern(entry["when"]), _ignoring_case)
     shown = choices[0] if len(choices) == 1 else " | ".join(choices)
     required = RequiredText(
         entry["id"],
@@ -368,7 +381,7 @@ def _required(where: str, entry: Mapping[str, Any]) -> RequiredText:
         when=when,
         when_words=tuple(entry.get("when", ())),
     )
-    for text in choices:
+    for text in choices if checked else ():
         if not required.found_in(text):
             raise PluginError(
                 f"{where}: {label}: the pattern does not match the text it stands for ({text!r})"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,9 +129,45 @@ def test_streams_without_reading_everything_first(tmp_path: Path) -> None:
     assert first.fields["email"] == "u0@example.com"
 
 
-def test_estimate_count(tmp_path: Path) -> None:
-    assert CsvSource(str(write(tmp_path, "email\na@x.com\nb@x.com")), None).estimate_count() == 2
-    assert CsvSource(str(write(tmp_path, "email\na@x.com\nb@x.com\n")), None).estimate_count() == 2
+def test_estimate_count_comes_from_the_rows_read_never_from_a_second_pass(tmp_path: Path) -> None:
+    rows = "".join(f"user{i:05d}@example.com,Name{i % 7}\n" for i in range(3000))
+    source = CsvSource(str(write(tmp_path, "email,name\n" + rows)), None)
+    source.validate()
+    assert source.estimate_count() is None  # nothing read yet: no count, rather than a scan
+    iterator = iter(source)
+    for _ in range(50):
+        next(iterator)
+    assert 2700 <= source.estimate_count() <= 3300  # the size over the bytes per row so far
+    rest = list(iterator)
+    assert len(rest) == 2950
+    assert source.estimate_count() == 3000  # read to the end: exact
+
+
+def test_estimate_count_of_a_small_file_read_to_its_end_is_exact(tmp_path: Path) -> None:
+    for text in ("email\na@x.com\nb@x.com", "email\na@x.com\nb@x.com\n"):
+        source = CsvSource(str(write(tmp_path, text)), None)
+        assert len(read(source.path)) == 2 and source.estimate_count() is None  # read() builds its own
+        iterator = iter(source)
+        next(iterator)
+        assert source.estimate_count() == 2  # the whole file is in the first read already
+        assert len(list(iterator)) == 1 and source.estimate_count() == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_is_read_once_validate_included(tmp_path: Path) -> None:
+    fifo = tmp_path / "contacts.csv"
+    os.mkfifo(fifo)
+    text = "email,name\n" + "".join(f"u{i}@example.com,N{i}\n" for i in range(5000))
+    writer = threading.Thread(target=fifo.write_text, args=(text,))
+    writer.start()
+    try:
+        source = CsvSource(str(fifo), None)
+        source.validate()  # reads the header from the buffer the iteration goes on with
+        records = list(source)
+    finally:
+        writer.join()
+    assert [r.fields["email"] for r in records] == [f"u{i}@example.com" for i in range(5000)]
+    assert source.estimate_count() == 5000
 
 
 def test_sniff_prefers_the_most_frequent_candidate() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -15,6 +17,8 @@ from tierii_core.models import Rejected, SourceRecord
 
 DELIMITERS = ",;\t|"
 BOM = b"\xef\xbb\xbf"
+#: the read buffer, in which validate() finds the header without reading it twice
+HEAD = 1 << 16
 
 
 class _DecodedLines:
@@ -94,6 +98,11 @@ class CsvSource(ContactSource):
         super().__init__(location, settings)
         self.path = Path(location)
         self.segment: Any = None
+        self._opened: BinaryIO | None = None  # by validate(), for the first iteration
+        self._reading: BinaryIO | None = None  # the file being (or last) read
+        self._rows_read = 0  # rows read from it so far, for estimate_count()
+        self._header_bytes = 0
+        self._finished = False  # read to its end
 
     def narrow(self, segment: Any) -> None:
         """Rows outside a ``--where`` segment are skipped as they stream, before the repeated-address
@@ -101,23 +110,43 @@ class CsvSource(ContactSource):
         self.segment = segment
 
     def _open(self) -> BinaryIO:
-        try:
-            return self.path.open("rb")
-        except FileNotFoundError:
-            raise SourceError(f"{self.path}: no such file") from None
-        except OSError as exc:
-            raise SourceError(f"{self.path}: cannot open: {exc.strerror}") from None
+        """The file, opened for reading: the one :meth:`validate` opened, the first time, so
+        that a send reads the file once (a named pipe or a process substitution can only be)."""
+        raw, self._opened = self._opened, None
+        if raw is None:
+            try:
+                raw = self.path.open("rb", buffering=HEAD)
+            except FileNotFoundError:
+                raise SourceError(f"{self.path}: no such file") from None
+            except OSError as exc:
+                raise SourceError(f"{self.path}: cannot open: {exc.strerror}") from None
+        self._reading = raw
+        return raw
 
     def estimate_count(self) -> int | None:
-        """Physical lines minus the header: exact unless fields hold newlines or rows are blank."""
-        with self._open() as raw:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
-            raw.seek(max(raw.tell() - 1, 0))
-            if raw.tell() and raw.read(1) != b"\n":
-                lines += 1
-        return max(lines - 1, 0)
+        """The records of the file, estimated from its size and the bytes per row read so far:
+        never a second pass over the file (the progress bar fills the exact total in when the
+        stream ends). Exact once the whole file has been read; None for a pipe, or before a row
+        has been read."""
+        raw, rows = self._reading, self._rows_read
+        if raw is None or rows == 0:
+            return None
+        if raw.closed:
+            return rows if self._finished else None
+        try:
+            status = os.fstat(raw.fileno())
+            consumed = raw.tell()
+        except (OSError, ValueError):
+            return None
+        body = consumed - self._header_bytes
+        if not stat.S_ISREG(status.st_mode) or body <= 0:
+            return None
+        if consumed >= status.st_size:
+            return rows
+        return max(rows, round(rows * (status.st_size - self._header_bytes) / body))
 
     def __iter__(self) -> Iterator[SourceRecord | Rejected]:
+        self._rows_read, self._finished = 0, False
         with self._open() as raw:
             lines = _DecodedLines(raw)
             line_iter = iter(lines)
@@ -126,6 +155,7 @@ class CsvSource(ContactSource):
                 raise SourceError(f"{self.path}: empty file: a header row with an 'email' column is needed")
             if 1 in lines.bad:
                 raise SourceError(f"{self.path}:1: header row {lines.bad[1]}")
+            self._header_bytes = len(header_line.encode())
             delimiter = sniff_delimiter(header_line)
             columns = self._header(header_line, delimiter)
             self._email_column(columns)  # no email column: SourceError naming the header
@@ -139,8 +169,10 @@ class CsvSource(ContactSource):
                 try:
                     row = next(reader)
                 except StopIteration:
+                    self._finished = True
                     return
                 except csv.Error as exc:
+                    self._rows_read += 1
                     reason = _unreadable(exc)
                     if lines.open_quote:  # stopped inside a quoted cell: skip to its end
                         for _ in itertools.takewhile(lambda _: lines.open_quote, line_iter):
@@ -148,6 +180,7 @@ class CsvSource(ContactSource):
                     lines.open_quote = False
                     yield Rejected(origin, reason, code=UNREADABLE)
                     continue
+                self._rows_read += 1
                 if lines.open_quote:  # the file ended inside a quoted cell
                     span = f"lines {first_line}-{lines.number}"
                     yield Rejected(
@@ -182,9 +215,30 @@ class CsvSource(ContactSource):
         return [name.strip() for name in header]
 
     def validate(self) -> None:
-        """Read the header now, so that a file without an email column stops the run early."""
-        with self._open() as raw:
-            first = raw.readline()
+        """Read the header now, so that a file without an email column stops the run early.
+        The file stays open for the first iteration, which reads it from the start: the
+        header is looked at in the read buffer, never read twice."""
+        raw = self._open()
+        self._opened = raw
+        try:
+            self._check_header(raw)
+        except SourceError:
+            self._opened = None
+            raw.close()
+            raise
+
+    def __del__(self) -> None:
+        opened = getattr(self, "_opened", None)
+        if opened is not None:  # validated, never read (a command that stopped before the run)
+            opened.close()
+
+    def _check_header(self, raw: BinaryIO) -> None:
+        head = raw.peek(HEAD)[:HEAD]
+        if b"\n" not in head and len(head) >= HEAD:
+            return  # a header longer than the buffer: the first iteration checks it
+        if b"\n" not in head and not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+            return  # a pipe's first bytes, not yet the whole header: the iteration checks it
+        first = head.split(b"\n", 1)[0]
         if first.startswith(BOM):
             first = first[len(BOM) :]
         try:

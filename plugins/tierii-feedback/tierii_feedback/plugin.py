@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from tierii_core import hookimpl
-from tierii_feedback.settings import FeedbackSettings, ImapSettings
 
 
 @hookimpl
 def tierii_plugin_settings() -> list[tuple[str, type]]:
+    from tierii_feedback.settings import FeedbackSettings, ImapSettings
+
     return [("feedback", FeedbackSettings), ("imap", ImapSettings)]
 
 

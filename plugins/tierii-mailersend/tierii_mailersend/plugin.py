@@ -10,11 +10,13 @@ from typing import Any
 
 from tierii_core import hookimpl
 from tierii_core.components import DeliveryProvider
-from tierii_mailersend.provider import MailerSendProvider
 
 
 @hookimpl
 def tierii_delivery_providers() -> list[type[DeliveryProvider]]:
+    # imported when the registry is built, not when the plugin loads: `tierii --help` stays fast
+    from tierii_mailersend.provider import MailerSendProvider
+
     return [MailerSendProvider]
 
 
