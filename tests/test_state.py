@@ -302,6 +302,29 @@ def test_processes_opening_an_old_database_at_once_migrate_it_once(tmp_path: Pat
     assert versions(path) == ALL_STEPS
 
 
+@pytest.mark.parametrize("attempt", range(15))
+def test_processes_opening_a_new_state_directory_at_once_all_open_it(tmp_path: Path, attempt: int) -> None:
+    """Two sends started together on a new state directory: switching the new file to WAL
+    needs a lock SQLite's busy timeout does not wait for; each opener must wait its turn."""
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            open_state(tmp_path / "state").close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert versions(tmp_path / "state" / FILENAME) == ALL_STEPS
+
+
 # -- a newer database ---------------------------------------------------------------------------
 
 

@@ -374,9 +374,9 @@ class SqliteState:
         try:
             db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
             if not self.read_only:
-                db.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(db, wait)
                 db.execute("PRAGMA synchronous=FULL")
-        except sqlite3.Error as exc:  # not a database, or locked while switching to WAL
+        except sqlite3.Error as exc:  # not a database, or locked for longer than the wait
             db.close()
             raise ConfigurationError(explain(self.path, exc)) from None
         return db
@@ -475,6 +475,23 @@ class SqliteState:
             if missing:
                 nulls = ", ".join(f'NULL AS "{c}"' for c in missing)
                 db.execute(f'CREATE TEMP VIEW "{name}" AS SELECT *, {nulls} FROM main."{name}"')
+
+
+def _switch_to_wal(db: sqlite3.Connection, wait: float) -> None:
+    """``journal_mode=WAL``, waiting up to ``wait`` seconds for the lock it needs: on a new
+    file another process is switching too, and SQLite answers BUSY at once there (its busy
+    timeout does not apply), which made one of two sends started together fail."""
+    deadline = time.monotonic() + wait
+    pause = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)  # another process holds the lock for a moment: wait our turn
+        pause = min(pause * 2, 0.1)
 
 
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
