@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # celery_cluster (importlib mode)
 
 from tierii_celery.testing import RedisServer, redis_binary
 
