@@ -90,6 +90,8 @@ class Cluster:
             TIERII_MAX_ATTEMPTS="3",
             TIERII_RETRY_DELAY="0.2",
             PYTHONUNBUFFERED="1",
+            # credentials come from the settings here, even where a keyring plugin is installed too
+            TIERII_DISABLE_PLUGINS="tierii-keyring",
         )
         self.env.update(state)
         self.workers: list[subprocess.Popen[bytes]] = []

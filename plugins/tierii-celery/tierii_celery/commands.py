@@ -73,10 +73,8 @@ def add_executor_options(cli: Any) -> None:
         click.Option(
             ["--executor"],
             type=click.Choice(EXECUTORS),
-            envvar="TIERII_EXECUTOR",
-            default="local",
-            show_default=True,
-            help="Where the messages are sent from: this process, or Celery workers (tierii worker).",
+            help="Where the messages are sent from: this process, or Celery workers (tierii worker); "
+            "default: TIERII_EXECUTOR, else local.",
         )
     )
     send.params.append(
@@ -89,7 +87,9 @@ def add_executor_options(cli: Any) -> None:
     original = send.callback
 
     @functools.wraps(original)
-    def callback(*, executor: str, detach: bool, **kwargs: Any) -> Any:
+    def callback(*, executor: str | None, detach: bool, **kwargs: Any) -> Any:
+        if executor is None:
+            executor = _default_executor()
         if executor == "local":
             if detach:
                 raise click.UsageError("--detach goes with --executor celery")
@@ -99,6 +99,13 @@ def add_executor_options(cli: Any) -> None:
         return send_with_executor(detach=detach, **kwargs)
 
     send.callback = callback
+
+
+def _default_executor() -> str:
+    from tierii_celery.settings import ExecutorSettings
+    from tierii_core.cli_setup import settings_reader
+
+    return str(settings_reader().load(ExecutorSettings, "").executor)
 
 
 def send_with_executor(*, detach: bool, **kw: Any) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tierii_celery.settings import CelerySettings
+from tierii_celery.settings import CelerySettings, ExecutorSettings
 from tierii_core import hookimpl
 
 
 @hookimpl
 def tierii_plugin_settings() -> list[tuple[str, type]]:
-    return [("celery", CelerySettings)]
+    return [("celery", CelerySettings), ("", ExecutorSettings)]
 
 
 @hookimpl

@@ -71,3 +71,23 @@ class CelerySettings:
             "form": "a whole number >= 1",
         },
     )
+
+
+def _executor(instance: Any, attribute: Any, value: str) -> None:
+    if value not in ("local", "celery"):
+        raise ValueError(f"{value!r} is not an executor")
+
+
+@frozen
+class ExecutorSettings:
+    """Where ``tierii send`` sends from, when ``--executor`` is not given (``TIERII_EXECUTOR``)."""
+
+    executor: str = field(
+        default="local",
+        validator=_executor,
+        metadata={
+            "help": "Where tierii send sends from: local (this process) or celery (tierii worker "
+            "processes, through TIERII_CELERY_BROKER_URL); --executor wins over it.",
+            "form": "local or celery",
+        },
+    )
