@@ -18,7 +18,7 @@ def state(tmp_path: Path) -> dict[str, str]:
         from tierii_core.testing.postgres import fresh_schema
 
         with fresh_schema(url) as where:
-            yield {"TIERII_STATE_URL": where.reveal() if hasattr(where, "reveal") else str(where)}
+            yield {"TIERII_STATE_URL": where.url}
         return
     yield {"TIERII_STATE_DIR": str(tmp_path / "state")}
 
