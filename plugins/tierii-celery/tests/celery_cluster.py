@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class CountingHandler:
     def __init__(self) -> None:
         self.received: Counter[str] = Counter()
         self.total = 0
+        self.arrivals: list[float] = []
         self.changed = threading.Condition()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -35,6 +37,7 @@ class CountingHandler:
             for rcpt in envelope.rcpt_tos:
                 self.received[rcpt.lower()] += 1
                 self.total += 1
+                self.arrivals.append(time.monotonic())
             self.changed.notify_all()
         return "250 2.0.0 Ok: queued"
 

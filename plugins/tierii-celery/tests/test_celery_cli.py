@@ -109,3 +109,10 @@ def test_the_task_payload_holds_the_campaign_and_contact_fields_only(tmp_path: P
         assert kwargs == {} and campaign.startswith("welcome-")
         assert all(set(c) == {"email", "fields", "origin"} for c in contacts)
     client.close()
+
+
+def test_a_broker_that_cannot_be_reached_stops_before_queueing(offline: Cluster) -> None:
+    result = offline.run("send", "contacts.csv", "-t", "welcome.mustache", "--executor", "celery")
+    assert result.returncode == 2, result.stderr
+    assert "cannot reach the broker" in result.stderr and "secret-pass" not in result.stderr
+    assert "Traceback" not in result.stderr

@@ -95,3 +95,23 @@ def test_workers_killed_and_redis_restarted_mid_campaign_lose_nobody_and_double_
     assert lost == [], f"lost: {lost[:5]}"
     assert sent <= set(received)  # every recipient recorded sent did arrive
     print(f"unknown: {len(unknown)}, received twice: {len(duplicates)}, exit code {code}")
+
+
+def test_rate_holds_across_all_workers_together(cluster: Cluster) -> None:
+    """--rate 40/s with three workers: 240 messages cannot arrive faster than one bucket lets
+    them (a per-worker share would be three times faster). The bound is the bucket's own:
+    at most burst + rate x T in T seconds, so the span is at least (240 - burst) / rate."""
+    emails = write_contacts(cluster.work / "contacts.csv", 240)
+    for _ in range(3):
+        cluster.start_worker(concurrency=2)
+    coordinator = cluster.send("contacts.csv", "-t", "welcome.mustache", "--rate", "40/s")
+    assert coordinator.wait(timeout=120) == 0, cluster.log_tail()
+    handler = cluster.smtp.handler
+    assert sorted(handler.received) == sorted(emails) and set(handler.received.values()) == {1}
+    burst = 8  # TokenBucket.for_messages(40): a fifth of a second's worth
+    arrivals = handler.arrivals
+    span = arrivals[-1] - arrivals[0]
+    assert span >= (len(arrivals) - 2 * burst) / 40, f"{len(arrivals)} messages in {span:.2f} s"
+    for i, start in enumerate(arrivals):  # and no window holds more than the bucket allows
+        within = sum(1 for t in arrivals[i:] if t - start <= 1.0)
+        assert within <= 2 * burst + 40, f"{within} messages in the second from {start}"

@@ -65,6 +65,22 @@ class Coordinator:
 
     # -- queueing -----------------------------------------------------------------------------
 
+    def check_broker(self) -> None:
+        """Reach the broker before anything is queued: one that cannot be reached now is a
+        configuration problem (exit 2). Later, an outage only stalls the campaign."""
+        from kombu.exceptions import OperationalError
+
+        from tierii_core.redact import mask_credentials
+
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.5)
+        except (OperationalError, OSError) as exc:
+            shown = mask_credentials(self.settings.broker_url.reveal())
+            raise ConfigurationError(
+                f"TIERII_CELERY_BROKER_URL={shown}: cannot reach the broker ({exc}); nothing was queued"
+            ) from None
+
     def spec(self, info: RunInfo) -> CampaignSpec:
         options = self.run.options
         settings = {k: v for k, v in self.overrides.items() if v is not None}
@@ -258,6 +274,7 @@ def send_with_celery(run: Any, overrides: dict[str, Any], *, detach: bool) -> Ru
     if run.journal is None:
         raise ConfigurationError("--executor celery needs a state store it can write")
     coordinator = Coordinator(run, settings, overrides)
+    coordinator.check_broker()
     info = run.run_info()
     coordinator.save_campaign(info)
     notify(run.pm, "tierii_run_started", run=info)

@@ -147,6 +147,7 @@ class Runtime:
             self.suppressions = SuppressionList(where, read_only=True)
             self.resources.callback(self.suppressions.close)
             self.stop = threading.Event()
+            messages = buckets.messages(campaign, core.rate_limit)
             self.breaker = CircuitBreaker(CIRCUIT_BREAKER_THRESHOLD, min_seconds=BREAKER_MIN_SECONDS)
             self.delivery = Delivery(
                 slots,
@@ -156,9 +157,11 @@ class Runtime:
                 retry_delay=core.retry_delay,
                 breaker=self.breaker,
                 stop=self.stop,
-                messages=buckets.messages(campaign, core.rate_limit),
+                messages=messages,
             )
-            self.batch_size = max(1, min([core.batch_size or 100] + [p.max_batch for p in providers]))
+            # a provider call takes at most the bucket's burst: it is never charged less than it sends
+            sizes = [core.batch_size or 100] + [p.max_batch for p in providers]
+            self.batch_size = max(1, min(sizes + ([messages.burst] if messages is not None else [])))
             self.pm = pm
             self.campaign = campaign
             self.run = RunInfo(
