@@ -4,6 +4,7 @@ processes, sharing a redis-server and a state store."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -150,3 +151,10 @@ class Cluster:
             text = path.read_text(encoding="utf-8", errors="replace")
             parts.append(f"== {path.name}\n{text[-3000:]}")
         return "\n".join(parts)
+
+
+def status(cluster: Cluster) -> dict:
+    """``tierii status --json --list all`` of the latest campaign."""
+    result = cluster.run("status", "--json", "--list", "all")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
