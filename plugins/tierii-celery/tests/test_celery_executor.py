@@ -80,3 +80,20 @@ def test_rate_holds_across_all_workers_together(cluster: Cluster) -> None:
     for i, start in enumerate(arrivals):  # and no window holds more than the bucket allows
         within = sum(1 for t in arrivals[i:] if t - start <= 1.0)
         assert within <= 2 * burst + 40, f"{within} messages in the second from {start}"
+
+
+def test_the_coordinator_killed_and_run_again_resumes(cluster: Cluster) -> None:
+    """SIGKILL the coordinator mid-campaign, run the same command again: it follows what is
+    left (re-queueing what the journal does not show done) and nobody gets two messages."""
+    emails = write_contacts(cluster.work / "contacts.csv", 600)
+    for _ in range(2):
+        cluster.start_worker(concurrency=2)
+    first = cluster.send("contacts.csv", "-t", "welcome.mustache", "--rate", "100/s")
+    assert cluster.smtp.handler.wait_for(150, timeout=120), cluster.log_tail()
+    cluster.kill(first)
+    again = cluster.send("contacts.csv", "-t", "welcome.mustache", "--rate", "100/s")
+    assert again.wait(timeout=180) == 0, cluster.log_tail()
+    received = cluster.smtp.handler.received
+    assert sorted(received) == sorted(emails)
+    assert set(received.values()) == {1}
+    assert status(cluster)["counts"]["sent"] == 600
