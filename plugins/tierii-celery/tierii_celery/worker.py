@@ -193,7 +193,8 @@ class Runtime:
         for contact, key in zip(contacts, keys, strict=True):
             entry = known.get(key)
             if entry is not None and (
-                entry.status in (Status.SENT, Status.EXCLUDED, Status.UNKNOWN)
+                entry.status in (Status.SENT, Status.EXCLUDED)
+                or (entry.status is Status.UNKNOWN and not self.journal.retry_unknown)
                 or (entry.final_failure and not self.journal.retry_failed)
             ):
                 continue  # done already (a task delivered twice), or reported unknown
@@ -221,7 +222,9 @@ class Runtime:
         notify(self.pm, "tierii_batch_finished", run=self.run, outcomes=[o for _, _, o in decided] + outcomes)
 
     def close(self) -> None:
-        self.stop.set() if hasattr(self, "stop") else None
+        stop = getattr(self, "stop", None)
+        if stop is not None:
+            stop.set()
         self.resources.close()
 
 
