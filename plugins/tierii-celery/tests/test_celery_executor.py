@@ -97,3 +97,19 @@ def test_the_coordinator_killed_and_run_again_resumes(cluster: Cluster) -> None:
     assert sorted(received) == sorted(emails)
     assert set(received.values()) == {1}
     assert status(cluster)["counts"]["sent"] == 600
+
+
+def test_without_any_worker_the_coordinator_stops_with_exit_3_and_a_rerun_finishes(cluster: Cluster) -> None:
+    emails = write_contacts(cluster.work / "contacts.csv", 40)
+    cluster.env.update(TIERII_CELERY_REQUEUE_AFTER="1", TIERII_CELERY_GIVE_UP_AFTER="1")
+    result = cluster.run(
+        "send", "contacts.csv", "-t", "welcome.mustache", "--executor", "celery", timeout=120
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "no worker is sending" in result.stdout + result.stderr
+    assert cluster.smtp.handler.total == 0
+    cluster.start_worker()  # the tasks still queued are sent; the re-run follows them to the end
+    again = cluster.run("send", "contacts.csv", "-t", "welcome.mustache", "--executor", "celery", timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sorted(cluster.smtp.handler.received) == sorted(emails)
+    assert set(cluster.smtp.handler.received.values()) == {1}

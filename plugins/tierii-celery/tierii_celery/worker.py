@@ -34,29 +34,35 @@ def contact_payload(contact: Contact) -> dict[str, Any]:
 
 
 def run_batch(campaign: str, contacts: Sequence[dict[str, Any]]) -> None:
-    runtime = _runtime(campaign)
+    runtime = _acquire(campaign)
     try:
         runtime.send([Contact(c["email"], c.get("fields") or {}, c.get("origin", "")) for c in contacts])
     except Exception:
-        _discard(campaign, runtime)  # built again for the next batch (a provider that broke...)
+        runtime.broken = True  # built again for the next batch (a provider that broke...)
         raise
-    if runtime.broken:
-        _discard(campaign, runtime)
+    finally:
+        _release(campaign, runtime)
 
 
-def _runtime(campaign: str) -> Runtime:
+def _acquire(campaign: str) -> Runtime:
+    """The campaign's runtime in this process (built on first use, or again once broken)."""
     with _lock:
         runtime = _runtimes.get(campaign)
-        if runtime is None:
+        if runtime is None or runtime.broken:
             runtime = _runtimes[campaign] = Runtime.build(campaign)
+        runtime.users += 1
         return runtime
 
 
-def _discard(campaign: str, runtime: Runtime) -> None:
+def _release(campaign: str, runtime: Runtime) -> None:
+    """A broken runtime is closed when the last batch using it ends, never under another's feet."""
     with _lock:
-        if _runtimes.get(campaign) is runtime:
+        runtime.users -= 1
+        done = runtime.broken and runtime.users == 0
+        if done and _runtimes.get(campaign) is runtime:
             del _runtimes[campaign]
-    runtime.close()
+    if done:
+        runtime.close()
 
 
 def close_all() -> None:
@@ -75,7 +81,10 @@ class Runtime:
     def __init__(self) -> None:
         self.resources = contextlib.ExitStack()
         self.broken = False
+        self.users = 0  # batches using it now (under the module's lock)
         self._suppress_lock = threading.Lock()
+        self._flight_lock = threading.Lock()
+        self._in_flight: set[str] = set()
 
     @classmethod
     def build(cls, campaign: str) -> Runtime:
@@ -206,20 +215,40 @@ class Runtime:
         if decided:
             self.journal.record(self.campaign, decided)
         outcomes: list[Outcome] = []
-        for start in range(0, len(messages), self.batch_size):
-            try:
-                outcomes += self.delivery.deliver(messages[start : start + self.batch_size])
-            except BatchStopped as exc:
-                outcomes += exc.outcomes
-                self.broken = True
-                log.error("worker.batch_stopped", campaign=self.campaign, reason=str(exc.reason))
-                break
+        messages = self._take(messages)
+        try:
+            for start in range(0, len(messages), self.batch_size):
+                try:
+                    outcomes += self.delivery.deliver(messages[start : start + self.batch_size])
+                except BatchStopped as exc:
+                    outcomes += exc.outcomes
+                    self.broken = True
+                    log.error("worker.batch_stopped", campaign=self.campaign, reason=str(exc.reason))
+                    break
+        finally:
+            self._let_go(messages)
         if self.breaker.is_open or any(slot.dead for slot in self.delivery.slots):
             self.broken = True
         origins = {m.contact.email: m.contact.origin for m in messages}
         for outcome in outcomes:
             log_outcome(outcome, origins.get(outcome.email, ""))
         notify(self.pm, "tierii_batch_finished", run=self.run, outcomes=[o for _, _, o in decided] + outcomes)
+
+    def _take(self, messages: list[Any]) -> list[Any]:
+        """The messages no other batch of this process is sending now. The journal's claim
+        keeps processes apart, and lets a process take again what it already holds (a claim
+        repeated after a lost connection): two copies of one task (redelivered, re-queued) in
+        this process's threads at once must be kept apart here."""
+        with self._flight_lock:
+            mine = [m for m in messages if m.contact.email not in self._in_flight]
+            self._in_flight.update(m.contact.email for m in mine)
+        if len(mine) < len(messages):
+            log.info("batch.taken", count=len(messages) - len(mine), reason="in flight in another batch here")
+        return mine
+
+    def _let_go(self, messages: list[Any]) -> None:
+        with self._flight_lock:
+            self._in_flight.difference_update(m.contact.email for m in messages)
 
     def close(self) -> None:
         stop = getattr(self, "stop", None)
