@@ -97,11 +97,12 @@ def settings_reference() -> str:
         source = pm.sources.get(plugin or "")
         distribution = source.distribution if source else "tierii-core"
         doc = _docstring((inspect.getdoc(settings_cls) or "").split("\n\n")[0]).replace("\n", " ")
+        title = f"`{prefix}`" if prefix else "without a prefix"  # TIERII_<FIELD>, as the core's
         parts += (
-            [f"### Plugin settings `{prefix}` (`{distribution}`)", "", doc, ""]
+            [f"### Plugin settings {title} (`{distribution}`)", "", doc, ""]
             if doc
             else [
-                f"### Plugin settings `{prefix}` (`{distribution}`)",
+                f"### Plugin settings {title} (`{distribution}`)",
                 "",
             ]
         )

@@ -113,6 +113,14 @@ def tierii_batch_finished(run: RunInfo, outcomes: Sequence[Outcome]) -> None:
         display.advance(run, outcomes)
 
 
+def show_progress(run: RunInfo, outcomes: Sequence[Outcome]) -> None:
+    """Advance the run's progress display without a batch-finished hook: for a coordinator whose
+    batches finish on other machines (tierii-celery), where the hook fires on the worker."""
+    display = _displays.get(run.campaign)
+    if display is not None:
+        display.advance(run, outcomes)
+
+
 @hookimpl
 def tierii_run_finished(run: RunInfo, summary: RunSummary) -> None:
     from tierii_core.observe import failed_observers
