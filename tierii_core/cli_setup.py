@@ -1,4 +1,4 @@
-"""Deprecated: what the commands share moved to :mod:`tierii_core.cli.context` when the commands became a package.
+"""Deprecated: what the commands share is in :mod:`tierii_core.cli.context` (cli is a package).
 
 Kept so that a plugin written against the old module keeps working; it warns once on import.
 """
