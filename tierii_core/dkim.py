@@ -239,8 +239,9 @@ def load_keys(settings: DkimSettings) -> list[DkimKey]:
 class DkimSigner:
     """Signs serialized messages for one domain with one or more keys (RFC 8463 dual signing).
 
-    Thread-safe: it keeps no state between messages. The message is parsed, its body
-    canonicalized and hashed, and its signed fields canonicalized once, for all the keys.
+    Thread-safe: it keeps no state between messages (only the folded ``h=`` of each header
+    set, which a campaign repeats). The message is parsed, its body canonicalized and hashed,
+    and its signed fields canonicalized once, for all the keys.
     """
 
     def __init__(self, domain: str, keys: Sequence[DkimKey], clock: Callable[[], float] = time.time) -> None:
@@ -249,11 +250,12 @@ class DkimSigner:
         self.domain = domain.lower().rstrip(".")
         self.keys = tuple(keys)
         self._clock = clock
-        #: the tags before t= of each key's signature, and the folded line they make
-        self._heads = [
-            f"v=1; a={key.algorithm}; c=relaxed/relaxed; d={self.domain}; s={key.selector}".encode("ascii")
-            for key in self.keys
-        ]
+        #: each key with the tags before t= (canonical: single spaces) and their folded lines
+        self._heads = []
+        for key in self.keys:
+            head = f"v=1; a={key.algorithm}; c=relaxed/relaxed; d={self.domain}; s={key.selector};"
+            self._heads.append((key, head.encode("ascii"), _fold(head.encode("ascii"), len(_NAME))))
+        self._folded_h: dict[tuple[bytes, int], bytes] = {}
 
     def __repr__(self) -> str:
         return f"DkimSigner({self.domain!r}, {list(self.keys)!r})"
@@ -266,10 +268,10 @@ class DkimSigner:
     def signature_headers(self, message: bytes) -> bytes:
         """The ``DKIM-Signature`` header lines (CRLF-terminated) for ``message``, one per key.
 
-        Each header is built in relaxed canonical form (single spaces, no folding) and hashed
-        as such with ``b=`` empty (RFC 6376 §3.7); it is then folded only where it has a space,
-        which relaxed canonicalization undoes, and ``b=``'s value, whose white space verifiers
-        ignore, goes on lines of its own.
+        Each header is hashed in relaxed canonical form (single spaces, unfolded) with ``b=``
+        empty (RFC 6376 §3.7), and written folded only where that form has a space, which
+        relaxed canonicalization undoes; ``b=``'s value, whose white space verifiers ignore,
+        goes on lines of its own.
         """
         headers, body = split_message(message)
         include = self.header_list(headers)
@@ -277,42 +279,56 @@ class DkimSigner:
         signed = b"".join(
             b"%s:%s" % relaxed_header(name, value) for name, value in select_headers(headers, include)
         )
-        tail = b"; t=%d; h=%s; bh=%s; b=" % (int(self._clock()), b" : ".join(include), body_hash)
+        stamp = b"%d" % int(self._clock())
+        h = b" : ".join(include)
+        tail = b" t=%s; h=%s; bh=%s; b=" % (stamp, h, body_hash)
+        folded_tail = b"\r\n t=%s; %s\r\n bh=%s;\r\n b=" % (stamp, self._fold_h(h, len(stamp)), body_hash)
         out = []
-        for key, head in zip(self.keys, self._heads, strict=True):
-            unsigned = head + tail
-            signature = base64.b64encode(key.sign_digest(sha256(signed, b"dkim-signature:", unsigned)))
-            out.append(b"DKIM-Signature: " + _fold(unsigned) + _fold_b(signature))
+        for key, head, folded_head in self._heads:
+            digest = sha256(signed, b"dkim-signature:", head, tail)
+            signature = base64.b64encode(key.sign_digest(digest))
+            out.append(_NAME + folded_head + folded_tail + _fold_b(signature))
         return b"".join(out)
+
+    def _fold_h(self, h: bytes, stamp_length: int) -> bytes:
+        """``h=...;`` folded after `` t=STAMP; ``: remembered, a campaign's messages share it."""
+        key = (h, stamp_length)
+        folded = self._folded_h.get(key)
+        if folded is None:
+            if len(self._folded_h) > 64:  # a few header sets per campaign; never grow unbounded
+                self._folded_h.clear()
+            folded = self._folded_h[key] = _fold(b"h=" + h + b";", len(b" t=; ") + stamp_length)
+        return folded
 
     def sign(self, message: bytes) -> bytes:
         """``message`` with its ``DKIM-Signature`` header(s) in front."""
         return self.signature_headers(message) + message
 
 
+_NAME = b"DKIM-Signature: "
 #: header lines stay within RFC 5322's 78 characters
 _LINE = 78
 
 
-def _fold(tags: bytes) -> bytes:
-    """The tag list, ending ``; b=``, broken into lines at its spaces (``DKIM-Signature: ``
-    opens the first line); ``b=`` starts a line of its own."""
+def _fold(text: bytes, taken: int) -> bytes:
+    """``text`` broken into lines at its spaces, its first line starting ``taken`` characters in
+    (a single word longer than a line stays whole)."""
     lines = []
     line = b""
-    width = _LINE - len(b"DKIM-Signature: ")
-    for word in tags[: -len(b" b=")].split(b" "):
+    width = _LINE - taken
+    for word in text.split(b" "):
         if line and len(line) + 1 + len(word) > width:
             lines.append(line)
             line, width = word, _LINE - 1
         else:
             line = line + b" " + word if line else word
-    lines += [line, b"b="]
+    lines.append(line)
     return b"\r\n ".join(lines)
 
 
 def _fold_b(signature: bytes) -> bytes:
-    """``b=``'s value after ``b=`` on its line, then on lines of its own, and the final CRLF."""
-    first = _LINE - 3
+    """``b=``'s value after `` b=`` on its line, then on lines of its own, and the final CRLF."""
+    first = _LINE - len(b" b=")
     chunks = [signature[:first]] + [
         signature[start : start + _LINE - 1] for start in range(first, len(signature), _LINE - 1)
     ]

@@ -68,6 +68,8 @@ def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
 def relaxed_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
     """§3.4.2: the name in lower case; the value unfolded, each run of white space one space,
     none at either end, and a CRLF."""
+    if value.endswith(CRLF):  # every field's value ends so: the one line break most have
+        value = value[:-2]
     if b"\n" in value:
         value = _LINE_BREAK.sub(b"", value)
     if b"\t" in value or b"  " in value:
@@ -93,16 +95,14 @@ def select_headers(
 ) -> list[tuple[bytes, bytes]]:
     """§5.4.2: the fields ``h=`` names (lower case), in its order; a name given again takes
     the next instance up from the bottom; a name with no instance left selects nothing."""
+    instances: dict[bytes, list[int]] = {}
+    for index, (name, _) in enumerate(headers):
+        instances.setdefault(name.lower(), []).append(index)
     selected = []
-    last_index: dict[bytes, int] = {}
     for wanted in names:
-        index = last_index.get(wanted, len(headers))
-        while index > 0:
-            index -= 1
-            if headers[index][0].lower() == wanted:
-                selected.append(headers[index])
-                break
-        last_index[wanted] = index
+        left = instances.get(wanted)
+        if left:
+            selected.append(headers[left.pop()])
     return selected
 
 
