@@ -22,7 +22,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from tierii_core.dkim_canonical import relaxed_body, relaxed_header, select_headers, sha256, split_message
+from tierii_core.dkim_canonical import relaxed_body, relaxed_message, select_headers, sha256
 from tierii_core.errors import ConfigurationError
 from tierii_core.models import Secret
 
@@ -260,11 +260,6 @@ class DkimSigner:
     def __repr__(self) -> str:
         return f"DkimSigner({self.domain!r}, {list(self.keys)!r})"
 
-    def header_list(self, headers: Sequence[Sequence[bytes]]) -> list[bytes]:
-        """``h=``: every signed field present, in order, then each oversigned field once more."""
-        present = [name.lower() for name, _ in headers if name.lower() in SIGNED_HEADERS]
-        return present + [name for name in OVERSIGNED]
-
     def signature_headers(self, message: bytes) -> bytes:
         """The ``DKIM-Signature`` header lines (CRLF-terminated) for ``message``, one per key.
 
@@ -273,12 +268,15 @@ class DkimSigner:
         relaxed canonicalization undoes; ``b=``'s value, whose white space verifiers ignore,
         goes on lines of its own.
         """
-        headers, body = split_message(message)
-        include = self.header_list(headers)
+        fields, body = relaxed_message(message)
+        selected = [field for field in fields if field[0] in SIGNED_HEADERS]
+        # h=: every signed field present, in order, then each oversigned field once more
+        present = [name for name, _ in selected]
+        include = present + list(OVERSIGNED)
+        if len(set(present)) < len(present):  # a field twice: h= picks its instances bottom up
+            selected = select_headers(fields, include)
         body_hash = base64.b64encode(sha256(relaxed_body(body)))
-        signed = b"".join(
-            b"%s:%s" % relaxed_header(name, value) for name, value in select_headers(headers, include)
-        )
+        signed = b"".join(name + b":" + value for name, value in selected)
         stamp = b"%d" % int(self._clock())
         h = b" : ".join(include)
         tail = b" t=%s; h=%s; bh=%s; b=" % (stamp, h, body_hash)

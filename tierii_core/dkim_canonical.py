@@ -26,6 +26,8 @@ _GIL_SAFE = 2047
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _FIELD_NAME = re.compile(rb"([\x21-\x7e]+?):")
 _LINE_BREAK = re.compile(rb"\r?\n")
+_FOLD = re.compile(rb"\r\n(?=[\t ])")
+_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
 _TRAILING_WSP = re.compile(rb"[\t ]+\r\n")
 #: runs of white space that relaxed canonicalization changes: a tab, or two characters or more
 #: (a single space stays what it is)
@@ -65,6 +67,32 @@ def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     return headers, body
 
 
+def relaxed_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Every header field in relaxed canonical form (:func:`relaxed_header`) and the body (as
+    :func:`split_message` gives it), at once: the head is unfolded and its white space
+    compressed in one pass, not field by field. A head with a line that is not a plain field
+    (an mbox ``From `` line, a broken one) takes the field-by-field way."""
+    if message.count(b"\n") != message.count(CRLF):
+        message = _BARE_LF.sub(CRLF, message)
+    end = message.find(b"\r\n\r\n")
+    if end > 0:
+        head, body = message[:end], message[end + 4 :]
+        if b"\r\n " in head or b"\r\n\t" in head:
+            head = _FOLD.sub(b"", head)
+        if b"\t" in head or b"  " in head:
+            head = _WSP_RUN.sub(b" ", head)
+        fields = []
+        for line in head.split(CRLF):
+            name, colon, value = line.partition(b":")
+            if not colon or not _NAME.fullmatch(name):
+                break
+            fields.append((name.lower(), value.strip() + CRLF))
+        else:
+            return fields, body
+    headers, body = split_message(message)
+    return [relaxed_header(name, value) for name, value in headers], body
+
+
 def relaxed_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
     """§3.4.2: the name in lower case; the value unfolded, each run of white space one space,
     none at either end, and a CRLF."""
@@ -80,10 +108,13 @@ def relaxed_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
 def relaxed_body(body: bytes) -> bytes:
     """§3.4.4 on a CRLF body: no white space at line ends, each run of it one space, no empty
     lines at the end, a CRLF after the last line; an empty body stays empty."""
-    if b" \r\n" in body or b"\t" in body:
+    tab = b"\t" in body
+    if tab or b" \r\n" in body:
         body = _TRAILING_WSP.sub(CRLF, body)
-    if b"\t" in body or b"  " in body:
+    if tab or b"  " in body:
         body = _WSP_RUN.sub(b" ", body)
+    if len(body) > 2 and body.endswith(CRLF) and not body.endswith(b"\r\n\r\n"):
+        return body  # the usual case: one line end after the last line, nothing to cut
     end = len(body)
     while body.endswith(CRLF, 0, end):
         end -= 2
