@@ -13,7 +13,7 @@ Two parts, one run:
    Wall clock from the command's start to its exit, for each N given.
 
     apt-get install postfix openssl          # smtp-sink; openssl genpkey makes the keys
-    python bench/dkim_signing.py [-n 3000 20000] [--repeat 3] [--mailmerge] [--json]
+    python bench/dkim_signing.py [-n 3000 20000] [--repeat 5] [--mailmerge] [--json]
 
 A script, not a test: it prints figures and asserts nothing about time. Ratios come from one run.
 """

@@ -269,7 +269,7 @@ class DkimSigner:
         goes on lines of its own.
         """
         fields, body = relaxed_message(message)
-        selected = [field for field in fields if field[0] in SIGNED_HEADERS]
+        selected = [item for item in fields if item[0] in SIGNED_HEADERS]
         # h=: every signed field present, in order, then each oversigned field once more
         present = [name for name, _ in selected]
         include = present + list(OVERSIGNED)
