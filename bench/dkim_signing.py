@@ -1,17 +1,19 @@
-"""DKIM signing cost: CPU per signature, and `tierii send` msg/s to smtp-sink with and without it.
+"""DKIM signing cost: CPU per signature, and `tierii send` to smtp-sink with and without it.
 
 Two parts, one run:
 
-1. CPU per signature (``time.process_time``), on one ~2 KB message: TierII's signer (dkimpy's
-   canonicalization and header, OpenSSL's signature through ``cryptography``) with RSA-2048,
-   Ed25519 and both; dkimpy's own ``dkim.sign`` (pure-Python RSA) for comparison; and the bare
-   OpenSSL signature of a digest, the floor.
+1. CPU per signed message (``time.process_time``), over 200 different ~2 KB messages:
+   TierII's signer (its own relaxed canonicalization and header, OpenSSL's signature through
+   ``cryptography``) with RSA-2048, Ed25519 and both; dkimpy's own ``dkim.sign`` (its
+   canonicalization and pure-Python RSA) for comparison; the bare OpenSSL signature of a
+   digest, the floor.
 2. Throughput: the SMTP benchmark's campaign (bench/smtp_throughput.py: N personalised ~2 KB
    messages, 4 connections, smtp-sink on 127.0.0.1) sent unsigned, signed with RSA-2048,
    with Ed25519, and dual-signed; optionally mailmerge 2.3.0 (which does not sign) alongside.
+   Wall clock from the command's start to its exit, for each N given.
 
     apt-get install postfix openssl          # smtp-sink; openssl genpkey makes the keys
-    python bench/dkim_signing.py [-n 5000] [--repeat 3] [--mailmerge] [--json]
+    python bench/dkim_signing.py [-n 3000 20000] [--repeat 5] [--mailmerge] [--json]
 
 A script, not a test: it prints figures and asserts nothing about time. Ratios come from one run.
 """
@@ -53,30 +55,36 @@ def make_keys(root: Path) -> dict[str, Path]:
     return files
 
 
-def sample_message() -> bytes:
+def sample_messages(count: int = 200) -> list[bytes]:
+    """Different messages, as a campaign's are: recipient, subject, Message-ID, unsubscribe
+    link and a line of the body change."""
     text = "\n".join(
         f"Item {i}: our selection is back in stock this week, new arrivals daily." for i in range(28)
     )
-    return Message(
-        contact=Contact("ana@example.com"),
-        sender=Address(f"hello@{DOMAIN}", "Green Leaf Shop"),
-        to=Address("ana@example.com", "Ana Lastname"),
-        subject="Ana, your Blue Dream is ready in Sacramento",
-        text=text,
-        message_id=f"<1@{DOMAIN}>",
-        date=datetime.now(timezone.utc),
-        headers=(
-            ("List-Unsubscribe", "<https://shop.example/unsubscribe?t=0123456789abcdef>"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ),
-    ).as_bytes()
+    return [
+        Message(
+            contact=Contact(f"customer{n}@example.com"),
+            sender=Address(f"hello@{DOMAIN}", "Green Leaf Shop"),
+            to=Address(f"customer{n}@example.com", f"Ana Lastname{n}"),
+            subject=f"Ana, your Blue Dream is ready in Sacramento (order {n})",
+            text=f"Your order code is GL-{n:07d}.\n{text}",
+            message_id=f"<{n}@{DOMAIN}>",
+            date=datetime.now(timezone.utc),
+            headers=(
+                ("List-Unsubscribe", f"<https://shop.example/unsubscribe?t={n:016x}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ),
+        ).as_bytes()
+        for n in range(count)
+    ]
 
 
-def cpu_ms(function, rounds: int) -> float:
-    function()  # warm up (imports, caches)
+def cpu_ms(function, messages: list[bytes], rounds: int) -> float:
+    """CPU milliseconds per call of ``function(message)``, over ``rounds`` calls."""
+    function(messages[0])  # warm up (imports, caches)
     start = time.process_time()
-    for _ in range(rounds):
-        function()
+    for n in range(rounds):
+        function(messages[n % len(messages)])
     return (time.process_time() - start) / rounds * 1000
 
 
@@ -84,27 +92,46 @@ def signature_costs(files: dict[str, Path], rounds: int) -> dict[str, float]:
     import dkim
 
     keys = {name: load_key(path.read_bytes(), f"{name}2026", name) for name, path in files.items()}
-    data = sample_message()
+    messages = sample_messages()
     costs = {}
     for mode, names in MODES.items():
         if names:
             signer = DkimSigner(DOMAIN, [keys[n] for n in names])
-            costs[f"tierii {mode}"] = cpu_ms(lambda s=signer: s.sign(data), rounds)
+            costs[f"tierii {mode}"] = cpu_ms(signer.sign, messages, rounds)
     rsa_pem = keys["rsa"].dkimpy_private_key()
     costs["dkimpy rsa-2048 (pure-Python RSA)"] = cpu_ms(
-        lambda: dkim.sign(data, b"rsa2026", DOMAIN.encode(), rsa_pem), max(rounds // 10, 20)
+        lambda m: dkim.sign(m, b"rsa2026", DOMAIN.encode(), rsa_pem, canonicalize=(b"relaxed", b"relaxed")),
+        messages,
+        max(rounds // 10, 20),
     )
-    digest = b"\x01" * 32
-    costs["OpenSSL rsa-2048 signature alone"] = cpu_ms(lambda: keys["rsa"].sign_digest(digest), rounds)
-    costs["OpenSSL ed25519 signature alone"] = cpu_ms(lambda: keys["ed25519"].sign_digest(digest), rounds)
+    ed_seed = keys["ed25519"].dkimpy_private_key()
+    costs["dkimpy ed25519 (its canonicalization)"] = cpu_ms(
+        lambda m: dkim.sign(
+            m,
+            b"ed2026",
+            DOMAIN.encode(),
+            ed_seed,
+            signature_algorithm=b"ed25519-sha256",
+            canonicalize=(b"relaxed", b"relaxed"),
+        ),
+        messages,
+        rounds,
+    )
+    digest = [b"\x01" * 32]
+    costs["OpenSSL rsa-2048 signature alone"] = cpu_ms(keys["rsa"].sign_digest, digest, rounds)
+    costs["OpenSSL ed25519 signature alone"] = cpu_ms(keys["ed25519"].sign_digest, digest, rounds)
     return costs
 
 
-def throughput(files: dict[str, Path], args: argparse.Namespace, root: Path) -> dict[str, dict[str, float]]:
-    write_inputs(root, args.messages)
+MAILMERGE = "mailmerge (unsigned)"
+
+
+def throughput(files: dict[str, Path], args: argparse.Namespace, count: int, root: Path) -> dict[str, dict]:
+    """Each mode's median over ``args.repeat`` runs of ``count`` messages, the modes interleaved."""
+    write_inputs(root, count)
     results: dict[str, list[tuple[float, float]]] = {mode: [] for mode in MODES}
     if args.mailmerge:
-        results["mailmerge (unsigned)"] = []
+        results[MAILMERGE] = []
     with SmtpSinkProcess(dump=False) as sink:
         for attempt in range(args.repeat):
             for mode, names in MODES.items():
@@ -115,24 +142,24 @@ def throughput(files: dict[str, Path], args: argparse.Namespace, root: Path) -> 
                         "TIERII_DKIM_SELECTOR": ",".join(f"{n}2026" for n in names),
                         "TIERII_DKIM_PRIVATE_KEY_FILE": ",".join(str(files[n]) for n in names),
                     }
-                run = tierii_run(root, sink, args.messages, args.connections, attempt, env, name=mode)
-                results[mode].append(run)
+                name = f"{mode}-{count}"
+                results[mode].append(tierii_run(root, sink, count, args.connections, attempt, env, name=name))
             if args.mailmerge:
-                results["mailmerge (unsigned)"].append(
-                    mailmerge_run(root, sink, args.messages, args.mailmerge, attempt)
-                )
-    return {
-        mode: {
-            "msg_per_s": round(args.messages / statistics.median(w for w, _ in runs)),
-            "cpu_us_per_msg": round(statistics.median(c for _, c in runs) / args.messages * 1e6),
+                results[MAILMERGE].append(mailmerge_run(root, sink, count, args.mailmerge, attempt))
+    figures = {}
+    for mode, runs in results.items():
+        wall = statistics.median(w for w, _ in runs)
+        figures[mode] = {
+            "seconds": round(wall, 2),
+            "msg_per_s": round(count / wall),
+            "cpu_us_per_msg": round(statistics.median(c for _, c in runs) / count * 1e6),
         }
-        for mode, runs in results.items()
-    }
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--messages", type=int, default=5000)
+    parser.add_argument("-n", "--messages", type=int, nargs="+", default=[3000, 20000])
     parser.add_argument("--repeat", type=int, default=3, help="runs of each mode; the median is shown")
     parser.add_argument("--connections", type=int, default=4, help="TIERII_SMTP_CONNECTIONS")
     parser.add_argument("--rounds", type=int, default=2000, help="signatures per CPU figure")
@@ -149,27 +176,42 @@ def main() -> None:
         root = Path(scratch)
         files = make_keys(root)
         costs = signature_costs(files, args.rounds)
-        rates = throughput(files, args, root)
+        by_size = {count: throughput(files, args, count, root) for count in args.messages}
     if args.json:
-        print(json.dumps({"messages": args.messages, "cpu_ms_per_signature": costs, "send": rates}))
-        return
-    print(f"CPU per signed message (median of {args.rounds} signatures, one ~2 KB message):")
-    for name, ms in costs.items():
-        print(f"  {name:<36} {ms:7.3f} ms")
-    print(
-        f"\n`tierii send` of {args.messages} messages to smtp-sink, {args.connections} connections, "
-        f"median of {args.repeat} runs:"
-    )
-    print(f"  {'mode':<22} {'msg/s':>7} {'CPU µs/msg':>11} {'vs unsigned':>12}")
-    base = rates["unsigned"]["msg_per_s"]
-    for mode, figures in rates.items():
+        last = args.messages[-1]
         print(
-            f"  {mode:<22} {figures['msg_per_s']:>7} {figures['cpu_us_per_msg']:>11} "
-            f"{figures['msg_per_s'] / base:>11.0%}"
+            json.dumps(
+                {
+                    "messages": last,
+                    "cpu_ms_per_signature": costs,
+                    "send": by_size[last],
+                    "by_size": {str(count): rates for count, rates in by_size.items()},
+                }
+            )
         )
-    if args.mailmerge is not None:
-        ratio = rates["ed25519"]["msg_per_s"] / rates["mailmerge (unsigned)"]["msg_per_s"]
-        print(f"tierii with Ed25519 sends {ratio:.1f}x as many messages per second as mailmerge (unsigned)")
+        return
+    print(f"CPU per signed message ({args.rounds} signatures of 200 different ~2 KB messages):")
+    for name, ms in costs.items():
+        print(f"  {name:<40} {ms:7.3f} ms")
+    for count, rates in by_size.items():
+        print(
+            f"\n`tierii send` of {count:,} messages to smtp-sink, {args.connections} connections, wall clock "
+            f"from start to exit, median of {args.repeat} runs:"
+        )
+        base = rates.get(MAILMERGE)
+        header = f"  {'mode':<22} {'seconds':>8} {'msg/s':>7} {'CPU µs/msg':>11}"
+        print(header + (f" {'vs mailmerge':>13}" if base else ""))
+        for mode, figures in rates.items():
+            seconds, rate, cpu = figures["seconds"], figures["msg_per_s"], figures["cpu_us_per_msg"]
+            line = f"  {mode:<22} {seconds:>8.2f} {rate:>7} {cpu:>11}"
+            if base:
+                line += f" {base['seconds'] / figures['seconds']:>12.1f}x"
+            print(line)
+        if base:
+            ratio = base["seconds"] / rates["ed25519"]["seconds"]
+            print(
+                f"  tierii with Ed25519 sends {count:,} messages {ratio:.1f}x as fast as mailmerge (unsigned)"
+            )
 
 
 if __name__ == "__main__":
