@@ -71,7 +71,7 @@ def test_detach_without_celery_is_a_usage_error(offline: Cluster) -> None:
     assert result.returncode == 2 and "--detach" in result.stderr
 
 
-def test_schedules_are_refused_with_the_celery_executor(offline: Cluster) -> None:
+def test_a_window_is_refused_with_the_celery_executor(offline: Cluster) -> None:
     result = offline.run(
         "send", "contacts.csv", "-t", "welcome.mustache", "--executor", "celery", "--window", "09:00-17:00"
     )
