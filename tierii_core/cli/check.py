@@ -48,7 +48,10 @@ def check(provider_name: str | None, auth_domain: str | None, as_json: bool) -> 
         if attrs.fields(i.cls.Settings)
     ]
     sections += list(SETTINGS_SECTIONS)
-    sections += [(f"plugin {prefix}", settings_cls, prefix) for prefix, settings_cls in plugin_settings(pm)]
+    sections += [
+        (_plugin_section_title(prefix, settings_cls), settings_cls, prefix)
+        for prefix, settings_cls in plugin_settings(pm)
+    ]
     for title, settings_cls, component in sections:
         click.echo(f"[{title}]")
         try:
@@ -111,3 +114,8 @@ def _show_credentials_source(provider: Any) -> None:
 
 #: the commands this module adds to ``tierii``
 COMMANDS = [check]
+
+
+def _plugin_section_title(prefix: str, settings_cls: type) -> str:
+    """A plugin's settings heading: its prefix, or its package when it has none (TIERII_EXECUTOR)."""
+    return f"plugin {prefix}" if prefix else f"plugin {settings_cls.__module__.split('.')[0]}"

@@ -71,7 +71,7 @@ def test_detach_without_celery_is_a_usage_error(offline: Cluster) -> None:
     assert result.returncode == 2 and "--detach" in result.stderr
 
 
-def test_schedules_are_refused_with_the_celery_executor(offline: Cluster) -> None:
+def test_a_window_is_refused_with_the_celery_executor(offline: Cluster) -> None:
     result = offline.run(
         "send", "contacts.csv", "-t", "welcome.mustache", "--executor", "celery", "--window", "09:00-17:00"
     )
@@ -116,3 +116,13 @@ def test_a_broker_that_cannot_be_reached_stops_before_queueing(offline: Cluster)
     assert result.returncode == 2, result.stderr
     assert "cannot reach the broker" in result.stderr and "secret-pass" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_names_the_plugin_of_settings_without_a_prefix(offline: Cluster) -> None:
+    offline.env["TIERII_EXECUTOR"] = "celery"
+    result = offline.run("check")
+    lines = result.stdout.splitlines()
+    assert "[plugin ]" not in lines
+    executor = next(i for i, line in enumerate(lines) if line.strip().startswith("TIERII_EXECUTOR"))
+    assert lines[executor - 1] == "[plugin tierii_celery]"
+    assert "TIERII_EXECUTOR is not a known setting" not in result.stderr

@@ -116,8 +116,14 @@ def send_with_executor(*, detach: bool, **kw: Any) -> None:
     from tierii_core.runner import Campaign, SendOptions
     from tierii_core.settings import CoreSettings, env_name
 
-    if kw.get("at") or kw.get("window") or kw.get("tz_name"):
-        raise click.UsageError("--at, --window and --timezone are not available with --executor celery yet")
+    if kw.get("window"):
+        raise click.UsageError(
+            "--window is not available with --executor celery: workers start provider calls on their "
+            "own, and nothing yet pauses them all when the window closes (use --at, or a local send)"
+        )
+    from tierii_core.cli.send import _schedule
+
+    schedule = _schedule(kw.get("at"), kw.get("tz_name"), None, False)  # exit 2 on a bad or past --at
     pm = cli_setup(kw.get("log_json"))
     overrides = {
         env_name(None, "provider"): kw.get("provider"),
@@ -156,6 +162,9 @@ def send_with_executor(*, detach: bool, **kw: Any) -> None:
     click.echo(
         f"campaign {run.campaign_id}: provider {','.join(run.provider_names)} (celery workers)", err=True
     )
+    if schedule is not None and not _wait_for_start(run, schedule):
+        click.echo("cancelled before the scheduled start: nothing was queued", err=True)
+        sys.exit(3)
     summary = send_with_celery(run, overrides, detach=detach)
     if summary is None:
         click.echo(f"queued; follow it with: tierii status {run.campaign_id}", err=True)
@@ -175,3 +184,18 @@ def _check_writable(path: Path) -> None:
         raise ConfigurationError(f"--report {path}: the directory {path.parent} does not exist")
     if path.is_dir() or not os.access(path if path.exists() else path.parent, os.W_OK):
         raise ConfigurationError(f"--report {path}: not a writable file")
+
+
+def _wait_for_start(run: Any, schedule: Any) -> bool:
+    """``--at``: the core's wait (its countdown, on the run's clock) before anything is queued;
+    False if Ctrl-C cancelled it. Prepared and checked before: a mistake shows now, not then."""
+    import threading
+
+    from tierii_core.scheduling import Timetable
+
+    stop = threading.Event()
+    click.echo(f"schedule: starts at {schedule.at:%Y-%m-%d %H:%M:%S %Z} (Ctrl-C cancels)", err=True)
+    try:
+        return Timetable(schedule, run.clock, run.campaign_id).wait_for_start(stop)
+    except KeyboardInterrupt:
+        return False
