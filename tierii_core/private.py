@@ -44,3 +44,5 @@ def _tighten(path: Path, wanted: int) -> None:
             path.chmod(wanted)
     except PermissionError:  # not ours (a shared state directory set up by an administrator)
         pass
+    except FileNotFoundError:  # a companion SQLite removed meanwhile (another process checkpointed)
+        pass
