@@ -8,7 +8,6 @@ cannot be built or breaks a rule), or a :class:`~tierii_core.models.Message` to 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from attrs import frozen
@@ -159,6 +158,8 @@ class Decider:
         if name in contact.fields:
             return  # a column this contact has no value in: the contact's own gap
         columns = sorted(contact.fields)
+        import difflib  # only a misspelt name needs it
+
         close = difflib.get_close_matches(name, columns, n=1)
         hint = f"; did you mean {{{{{close[0]}}}}}?" if close else ""
         raise ConfigurationError(

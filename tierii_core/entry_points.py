@@ -23,6 +23,8 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from tierii_core.user_cache import cache_dir, write_atomically
+
 GROUP = "tierii"
 #: the cache file's layout; a file of another version is ignored
 VERSION = 1
@@ -83,11 +85,11 @@ def _scan() -> Iterator[EntryPoint]:
 
 
 def _cache_file() -> Path | None:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
+    directory = cache_dir()
+    if directory is None:
         return None
     key = zlib.crc32(sys.executable.encode())  # one file per interpreter: sys.path is in it
-    return Path(base) / "tierii" / f"entry-points-{key:08x}.json"
+    return directory / f"entry-points-{key:08x}.json"
 
 
 def _stamps(paths: list[str]) -> dict[str, Any]:
@@ -138,10 +140,4 @@ def _write(cache: Path, stamps: dict[str, int | None], found: list[EntryPoint]) 
         "files": files,
         "entry_points": [ep.as_dict() for ep in found],
     }
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(partial, cache)
-    except OSError:
-        pass  # no cache: the next command scans again
+    write_atomically(cache, json.dumps(data))

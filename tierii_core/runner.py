@@ -51,7 +51,7 @@ from tierii_core.tally import Tally, summary_fields
 
 if TYPE_CHECKING:
     from tierii_core.campaign_store import Identity
-    from tierii_core.schedule import Clock
+    from tierii_core.clock import Clock
     from tierii_core.scheduling import Timetable
     from tierii_core.segments import Segment
 
@@ -71,7 +71,7 @@ class Campaign:
         core: CoreSettings | None = None,
         clock: Clock | None = None,
     ) -> None:
-        from tierii_core.schedule import SystemClock
+        from tierii_core.clock import SystemClock
 
         self.clock: Clock = clock or SystemClock()
         self.pm = pm

@@ -5,7 +5,7 @@ at 9 a.m.); then the run waits, showing the countdown, and Ctrl-C cancels it (ex
 was sent, run the command again). A ``--window 09:00-18:00`` pauses sending outside those
 hours (in the campaign's time zone) and resumes inside them; the batches in flight finish.
 
-Time comes from a :class:`Clock`, so tests move it on instead of waiting.
+Time comes from a :class:`~tierii_core.clock.Clock`, so tests move it on instead of waiting.
 """
 
 from __future__ import annotations
@@ -14,32 +14,19 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock_time
-from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from attrs import frozen
 
+from tierii_core.clock import Clock, SystemClock  # noqa: F401 (SystemClock: its place before clock.py)
 from tierii_core.errors import ConfigurationError
+
+if TYPE_CHECKING:  # zoneinfo is imported when a time zone is named (not on every send)
+    from zoneinfo import ZoneInfo
 
 #: how often a wait wakes to update the countdown and to notice Ctrl-C (seconds)
 POLL_SECONDS = 1.0
 AT_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current moment, timezone-aware."""
-
-    def sleep(self, seconds: float, stop: threading.Event) -> bool:
-        """Wait ``seconds`` or until ``stop`` is set; True if stopped."""
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc)
-
-    def sleep(self, seconds: float, stop: threading.Event) -> bool:
-        return stop.wait(seconds)
 
 
 def zone(name: str | None) -> ZoneInfo | timezone:
@@ -47,6 +34,8 @@ def zone(name: str | None) -> ZoneInfo | timezone:
     if not name:
         local = datetime.now().astimezone().tzinfo
         return local if isinstance(local, timezone) else timezone.utc  # type: ignore[return-value]
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

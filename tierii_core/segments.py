@@ -21,7 +21,6 @@ in segment" and never reach the journal.
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -380,6 +379,8 @@ class Segment:
                     continue
                 if column.name == "age" and known.intersection(BIRTH_COLUMNS):
                     continue
+                import difflib  # only a misspelt name needs it
+
                 close = difflib.get_close_matches(column.name, sorted(known), n=1)
                 hint = f"; did you mean {close[0]}?" if close else f'; values need quotes: "{column.name}"'
                 raise SegmentError(

@@ -25,11 +25,6 @@ from tierii_core.compose import parse_address
 from tierii_core.errors import ConfigurationError, ContactError
 from tierii_core.models import Address, Contact
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 #: licence types, and whether a licensee of the type may serve medical patients under the
 #: adult-use age (the packs' ``medical_min_age``): only a medical licence may
 LICENSE_TYPES: Mapping[str, bool] = {
@@ -157,6 +152,10 @@ def _csv_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def _toml_rows(text: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    if sys.version_info >= (3, 11):  # imported here: a CSV stores file needs no TOML parser
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
