@@ -5,11 +5,14 @@ coordinator is waiting (a FIFO) and jumps to the moment when the test lets it (a
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from celery_cluster import Cluster, status, write_contacts
 
 from tierii_celery.settings import CelerySettings
@@ -17,7 +20,7 @@ from tierii_celery.settings import CelerySettings
 CLOCKED_COORDINATOR = """
 import os, sys
 from datetime import datetime, timedelta, timezone
-import tierii_core.schedule as schedule
+import tierii_core.clock as clock
 
 class TestClock:
     now_ = datetime.now(timezone.utc)
@@ -30,11 +33,32 @@ class TestClock:
             TestClock.now_ += timedelta(seconds=float(wake.read()))
         return False
 
-schedule.SystemClock = TestClock
+clock.SystemClock = TestClock
 from tierii_core.cli import main
 sys.argv = ["tierii", *sys.argv[1:]]
 main()
 """
+
+
+def first_line(fifo: Path, writer: subprocess.Popen, timeout: float = 120) -> str:
+    """The first line written to ``fifo``; a clear failure, not a hang, if ``writer`` exits or
+    never writes (e.g. it is not on the test's clock and waits a real day)."""
+    descriptor = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    deadline = time.monotonic() + timeout
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            if writer.poll() is not None:
+                pytest.fail(f"the coordinator exited ({writer.returncode}) before waiting for its --at")
+            if time.monotonic() > deadline:
+                writer.kill()
+                pytest.fail(f"the coordinator did not wait on the test's clock within {timeout} s")
+            readable, _, _ = select.select([descriptor], [], [], 0.5)
+            if readable:
+                data += os.read(descriptor, 4096)
+    finally:
+        os.close(descriptor)
+    return data.decode()
 
 
 def test_at_prepares_now_and_queues_only_at_the_moment(
@@ -54,7 +78,7 @@ def test_at_prepares_now_and_queues_only_at_the_moment(
         stderr=subprocess.PIPE,
         text=True,
     )
-    waited = float(asleep.read_text().strip())  # blocks until the coordinator waits
+    waited = float(first_line(asleep, coordinator))  # once the coordinator waits
     assert waited > 0
     # prepared (the campaign is in the store), nothing queued yet: no worker runs, the queue is empty
     assert redis_client.llen(CelerySettings().queue) == 0 and not redis_client.keys("*tierii*batch*")
