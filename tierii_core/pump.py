@@ -107,18 +107,35 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
         yield
         return
 
+    received: list[int] = []
+    noticed = threading.Event()
+
     def handler(signum: int, frame: object) -> None:
         if stop.is_set():
             os._exit(3)
+        received.append(signum)
         stop.set()
-        log.warning("run.stopping", signal=signal.Signals(signum).name, hint="again to exit at once")
+        noticed.set()
 
+    def announce() -> None:
+        noticed.wait()
+        if received:
+            name = signal.Signals(received[0]).name
+            log.warning("run.stopping", signal=name, hint="again to exit at once")
+
+    # the handler only sets events: it may interrupt the main thread in the middle of writing
+    # a log line, and writing to stderr from inside that write raises RuntimeError (reentrant
+    # call); this thread says "stopping" instead
+    announcer = threading.Thread(target=announce, name="tierii-signal-announcer", daemon=True)
+    announcer.start()
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        noticed.set()
+        announcer.join()
 
 
 @contextlib.contextmanager
