@@ -102,7 +102,7 @@ class DkimSettings:
 class DkimKey:
     """One private key with its selector; signs digests through OpenSSL. Never shows itself."""
 
-    __slots__ = ("_key", "algorithm", "bits", "selector")
+    __slots__ = ("_ed25519", "_key", "algorithm", "bits", "selector")
 
     def __init__(self, selector: str, key: Any) -> None:
         from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -115,6 +115,17 @@ class DkimKey:
             self.algorithm, self.bits = "ed25519-sha256", 256
         else:  # pragma: no cover - load_key refuses other types
             raise TypeError("DKIM keys are RSA or Ed25519")
+        #: Ed25519 through libsodium with the GIL held (dkim_ed25519), None: through OpenSSL
+        self._ed25519 = None
+        if self.algorithm == "ed25519-sha256":
+            from cryptography.hazmat.primitives import serialization
+
+            from tierii_core.dkim_ed25519 import sodium_signer
+
+            seed = key.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+            self._ed25519 = sodium_signer(seed, key.sign)
 
     def __repr__(self) -> str:
         return f"DkimKey({self.selector!r}, {self.algorithm}, {self.bits} bits)"
@@ -126,6 +137,8 @@ class DkimKey:
 
     def sign_digest(self, digest: bytes) -> bytes:
         """The signature of a SHA-256 digest: PKCS#1 v1.5 (RSA) or Ed25519 over the digest (RFC 8463)."""
+        if self._ed25519 is not None:
+            return self._ed25519(digest)
         if self.key_type == "ed25519":
             return self._key.sign(digest)
         from cryptography.hazmat.primitives import hashes
