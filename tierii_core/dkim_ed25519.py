@@ -87,10 +87,10 @@ def sodium_signer(seed: bytes, reference: Callable[[bytes], bytes]) -> Callable[
     if library.crypto_sign_ed25519_seed_keypair(public, secret, seed) != 0:  # pragma: no cover
         return None
     detached = library.crypto_sign_ed25519_detached
-    create = ctypes.create_string_buffer
+    buffer = ctypes.c_char * _SIGNATURE  # a fresh one per call: several threads sign at once
 
     def sign(data: bytes) -> bytes:
-        signature = create(_SIGNATURE)
+        signature = buffer()
         if detached(signature, None, data, len(data), secret) != 0:  # pragma: no cover
             raise ValueError("libsodium could not sign")
         return signature.raw
