@@ -193,7 +193,7 @@ class DeliveryProvider(Component):
         (and set ``dkim_signs = True``); it is safe to call from several threads at once.
         """
         data = message.as_bytes()
-        return data if self.signer is None else self.signer.sign(data)
+        return data if self.signer is None else self.signer.sign(data, crlf=True)  # serialize: CRLF only
 
     def check(self) -> Iterator[CheckStep]:
         """``tierii check``: try the connection step by step, yielding each step's result."""

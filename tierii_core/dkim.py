@@ -102,7 +102,7 @@ class DkimSettings:
 class DkimKey:
     """One private key with its selector; signs digests through OpenSSL. Never shows itself."""
 
-    __slots__ = ("_key", "algorithm", "bits", "selector")
+    __slots__ = ("_ed25519", "_key", "algorithm", "bits", "selector")
 
     def __init__(self, selector: str, key: Any) -> None:
         from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -115,6 +115,17 @@ class DkimKey:
             self.algorithm, self.bits = "ed25519-sha256", 256
         else:  # pragma: no cover - load_key refuses other types
             raise TypeError("DKIM keys are RSA or Ed25519")
+        #: Ed25519 through libsodium with the GIL held (dkim_ed25519), None: through OpenSSL
+        self._ed25519 = None
+        if self.algorithm == "ed25519-sha256":
+            from cryptography.hazmat.primitives import serialization
+
+            from tierii_core.dkim_ed25519 import sodium_signer
+
+            seed = key.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+            self._ed25519 = sodium_signer(seed, key.sign)
 
     def __repr__(self) -> str:
         return f"DkimKey({self.selector!r}, {self.algorithm}, {self.bits} bits)"
@@ -126,6 +137,8 @@ class DkimKey:
 
     def sign_digest(self, digest: bytes) -> bytes:
         """The signature of a SHA-256 digest: PKCS#1 v1.5 (RSA) or Ed25519 over the digest (RFC 8463)."""
+        if self._ed25519 is not None:
+            return self._ed25519(digest)
         if self.key_type == "ed25519":
             return self._key.sign(digest)
         from cryptography.hazmat.primitives import hashes
@@ -255,32 +268,33 @@ class DkimSigner:
         for key in self.keys:
             head = f"v=1; a={key.algorithm}; c=relaxed/relaxed; d={self.domain}; s={key.selector};"
             self._heads.append((key, head.encode("ascii"), _fold(head.encode("ascii"), len(_NAME))))
-        self._folded_h: dict[tuple[bytes, int], bytes] = {}
+        self._h_tags: dict[tuple[tuple[bytes, ...], int], tuple[bytes, bytes]] = {}
 
     def __repr__(self) -> str:
         return f"DkimSigner({self.domain!r}, {list(self.keys)!r})"
 
-    def signature_headers(self, message: bytes) -> bytes:
+    def signature_headers(self, message: bytes, *, crlf: bool = False) -> bytes:
         """The ``DKIM-Signature`` header lines (CRLF-terminated) for ``message``, one per key.
 
         Each header is hashed in relaxed canonical form (single spaces, unfolded) with ``b=``
         empty (RFC 6376 §3.7), and written folded only where that form has a space, which
         relaxed canonicalization undoes; ``b=``'s value, whose white space verifiers ignore,
-        goes on lines of its own.
+        goes on lines of its own. ``crlf``: every line of ``message`` is known to end in CRLF,
+        as :func:`tierii_core.mime.serialize` writes them (no look for a bare LF).
         """
-        fields, body = relaxed_message(message)
-        selected = [item for item in fields if item[0] in SIGNED_HEADERS]
-        # h=: every signed field present, in order, then each oversigned field once more
-        present = [name for name, _ in selected]
-        include = present + list(OVERSIGNED)
-        if len(set(present)) < len(present):  # a field twice: h= picks its instances bottom up
-            selected = select_headers(fields, include)
+        fields, body = relaxed_message(message, crlf=crlf)
+        signed_names = SIGNED_HEADERS
+        present = tuple([name for name, _ in fields if name in signed_names])
+        if len(set(present)) == len(present):
+            signed = b"".join([name + b":" + value for name, value in fields if name in signed_names])
+        else:  # a field twice: h= picks its instances bottom up
+            selected = select_headers(fields, present + OVERSIGNED)
+            signed = b"".join([name + b":" + value for name, value in selected])
         body_hash = base64.b64encode(sha256(relaxed_body(body)))
-        signed = b"".join(name + b":" + value for name, value in selected)
         stamp = b"%d" % int(self._clock())
-        h = b" : ".join(include)
-        tail = b" t=%s; h=%s; bh=%s; b=" % (stamp, h, body_hash)
-        folded_tail = b"\r\n t=%s; %s\r\n bh=%s;\r\n b=" % (stamp, self._fold_h(h, len(stamp)), body_hash)
+        h, folded_h = self._h_tag(present, len(stamp))
+        tail = b" t=%s; %s bh=%s; b=" % (stamp, h, body_hash)
+        folded_tail = b"\r\n t=%s; %s\r\n bh=%s;\r\n b=" % (stamp, folded_h, body_hash)
         out = []
         for key, head, folded_head in self._heads:
             digest = sha256(signed, b"dkim-signature:", head, tail)
@@ -288,19 +302,22 @@ class DkimSigner:
             out.append(_NAME + folded_head + folded_tail + _fold_b(signature))
         return b"".join(out)
 
-    def _fold_h(self, h: bytes, stamp_length: int) -> bytes:
-        """``h=...;`` folded after `` t=STAMP; ``: remembered, a campaign's messages share it."""
-        key = (h, stamp_length)
-        folded = self._folded_h.get(key)
-        if folded is None:
-            if len(self._folded_h) > 64:  # a few header sets per campaign; never grow unbounded
-                self._folded_h.clear()
-            folded = self._folded_h[key] = _fold(b"h=" + h + b";", len(b" t=; ") + stamp_length)
-        return folded
+    def _h_tag(self, present: tuple[bytes, ...], stamp_length: int) -> tuple[bytes, bytes]:
+        """``h=...;`` for the signed fields ``present`` (each oversigned field once more),
+        unfolded and folded after `` t=STAMP; ``: remembered, a campaign's messages share it."""
+        key = (present, stamp_length)
+        tags = self._h_tags.get(key)
+        if tags is None:
+            if len(self._h_tags) > 64:  # a few header sets per campaign; never grow unbounded
+                self._h_tags.clear()
+            h = b"h=" + b" : ".join(present + OVERSIGNED) + b";"
+            tags = self._h_tags[key] = (h, _fold(h, len(b" t=; ") + stamp_length))
+        return tags
 
-    def sign(self, message: bytes) -> bytes:
-        """``message`` with its ``DKIM-Signature`` header(s) in front."""
-        return self.signature_headers(message) + message
+    def sign(self, message: bytes, *, crlf: bool = False) -> bytes:
+        """``message`` with its ``DKIM-Signature`` header(s) in front; ``crlf`` as for
+        :meth:`signature_headers`."""
+        return self.signature_headers(message, crlf=crlf) + message
 
 
 _NAME = b"DKIM-Signature: "

@@ -67,30 +67,45 @@ def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     return headers, body
 
 
-def relaxed_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+def relaxed_message(message: bytes, *, crlf: bool = False) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Every header field in relaxed canonical form (:func:`relaxed_header`) and the body (as
     :func:`split_message` gives it), at once: the head is unfolded and its white space
     compressed in one pass, not field by field. A head with a line that is not a plain field
-    (an mbox ``From `` line, a broken one) takes the field-by-field way."""
-    if message.count(b"\n") != message.count(CRLF):
+    (an mbox ``From `` line, a broken one) takes the field-by-field way.
+
+    ``crlf``: the caller knows every line ends in CRLF (TierII's serializer writes no other),
+    so the look for a bare LF is skipped (a tenth of the work on a 2 KB message)."""
+    if not crlf and message.count(b"\n") != message.count(CRLF):
         message = _BARE_LF.sub(CRLF, message)
     end = message.find(b"\r\n\r\n")
     if end > 0:
         head, body = message[:end], message[end + 4 :]
-        if b"\r\n " in head or b"\r\n\t" in head:
+        tab = b"\t" in head  # one byte: found at memchr's speed; the two-byte looks are slower
+        if tab or b"\r\n " in head:
             head = _FOLD.sub(b"", head)
-        if b"\t" in head or b"  " in head:
+        if tab or b"  " in head:
             head = _WSP_RUN.sub(b" ", head)
         fields = []
+        names = _LOWER_NAMES
         for line in head.split(CRLF):
             name, colon, value = line.partition(b":")
-            if not colon or not _NAME.fullmatch(name):
-                break
-            fields.append((name.lower(), value.strip() + CRLF))
+            lower = names.get(name) if colon else None
+            if lower is None:
+                if not colon or not _NAME.fullmatch(name):
+                    break
+                if len(names) > 512:  # a campaign's messages share a few names: never grow unbounded
+                    names.clear()
+                lower = names[name] = name.lower()
+            fields.append((lower, value.strip() + CRLF))
         else:
             return fields, body
     headers, body = split_message(message)
     return [relaxed_header(name, value) for name, value in headers], body
+
+
+#: field names seen (valid ones only) and their lower case: a dictionary look-up instead of a
+#: pattern match and a copy for each field of each message
+_LOWER_NAMES: dict[bytes, bytes] = {}
 
 
 def relaxed_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
