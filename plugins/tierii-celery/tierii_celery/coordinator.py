@@ -62,6 +62,7 @@ class Coordinator:
         self.local: list[Outcome] = []  # decided here: excluded, rejected rows, unknown before
         self.skipped = 0
         self.shown: dict[Status, int] = {}
+        self.halts = _halts(settings)
 
     # -- queueing -----------------------------------------------------------------------------
 
@@ -162,6 +163,10 @@ class Coordinator:
         while self.outstanding:
             if self.stop.wait(FOLLOW_EVERY):
                 return "interrupted: the workers go on with what is queued; re-run the same command to follow"
+            halted = self.halts.reason(self.campaign)
+            if halted is not None:  # a worker found no provider left (a daily quota used up...)
+                self._show_progress(show)
+                return f"{halted}; the rest stays pending: re-run the same command once it can send again"
             self.journal.expire(self.campaign)
             counts = self.journal.counts(self.campaign)
             if counts != last:
@@ -255,6 +260,15 @@ class Coordinator:
         )
 
 
+def _halts(settings: CelerySettings) -> Any:
+    import redis
+
+    from tierii_celery.app import broker_url
+    from tierii_celery.halt import Halts
+
+    return Halts(redis.Redis.from_url(broker_url(settings)))
+
+
 def send_with_celery(run: Any, overrides: dict[str, Any], *, detach: bool) -> RunSummary | None:
     """Queue the prepared campaign ``run``, then follow it (or not, with ``detach``)."""
     from tierii_core.cli.context import settings_reader
@@ -275,6 +289,7 @@ def send_with_celery(run: Any, overrides: dict[str, Any], *, detach: bool) -> Ru
         raise ConfigurationError("--executor celery needs a state store it can write")
     coordinator = Coordinator(run, settings, overrides)
     coordinator.check_broker()
+    coordinator.halts.clear(run.campaign_id)  # a re-run goes on where a stop left it
     info = run.run_info()
     coordinator.save_campaign(info)
     notify(run.pm, "tierii_run_started", run=info)
