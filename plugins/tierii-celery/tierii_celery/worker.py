@@ -91,6 +91,8 @@ class Runtime:
         from tierii_celery.halt import Halts
         from tierii_celery.limits import shared_buckets
         from tierii_celery.quota import shared_slot
+        from tierii_celery.settings import CelerySettings
+        from tierii_celery.slots import share_connections
         from tierii_celery.store import CampaignSpecs
         from tierii_core.assembly import Assembly
         from tierii_core.cli.context import current_plugin_manager, settings_reader
@@ -140,6 +142,9 @@ class Runtime:
             self.decider = Decider(assembly.composer(options), rules, options)
             buckets = shared_buckets(reader)
             providers = assembly.providers()
+            lease = reader.load(CelerySettings, "celery").connection_lease
+            for shared in share_connections(buckets.client, providers, lease):
+                self.resources.callback(shared.close)  # after the providers closed their connections
             self.halts = Halts(buckets.client)
             # the core's chain (DKIM signer, the rules' refusals), each slot's requests limit and
             # daily quota shared
