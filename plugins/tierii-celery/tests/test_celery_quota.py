@@ -72,6 +72,18 @@ def test_the_slot_counts_the_provider_s_quota_in_redis_and_is_out_with_the_core_
     assert second.dead is None and not second.take_call() and second.dead == first.dead
 
 
+def test_each_account_has_its_own_counter_named_without_its_secret() -> None:
+    from tierii_celery.quota import quota_key
+    from tierii_core.models import Credentials, Secret
+
+    one, same, other, named = Provider(), Provider(), Provider(), Provider()
+    one.credentials = same.credentials = Credentials(secret=Secret("mlsn.token-of-shop-one"))
+    other.credentials = Credentials(secret=Secret("mlsn.token-of-shop-two"))
+    named.account = "shop-3"
+    assert quota_key(one) == quota_key(same) != quota_key(other)
+    assert "token" not in quota_key(one) and quota_key(named) == "tierii:quota:mailersend:shop-3"
+
+
 def test_a_provider_without_a_quota_is_counted_as_the_core_counts(redis_client) -> None:
     slot = shared_slot(redis_client, Provider(), None)
     assert all(slot.take_call() for _ in range(100))

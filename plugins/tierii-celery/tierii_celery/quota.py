@@ -11,6 +11,7 @@ was sending stays ``pending`` (safe to re-run after the reset), as in one proces
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -88,8 +89,15 @@ class SharedQuotaSlot(ProviderSlot):
 
 
 def quota_key(provider: Any) -> str:
-    """One counter per provider account: the provider's name, and its account when it names one."""
+    """One counter per provider account: the account the provider names (``account``), else a
+    digest of its credential (workers with the same API token share one quota; two dispensaries'
+    tokens do not). The digest is of a long random token: it names the account, it reveals nothing."""
     account = getattr(provider, "account", None)
+    if not account:
+        credentials = getattr(provider, "credentials", None)
+        secret = getattr(credentials, "secret", None)
+        if secret is not None and secret.reveal():
+            account = hashlib.sha256(secret.reveal().encode()).hexdigest()[:16]
     return f"{PREFIX}{provider.name}" + (f":{account}" if account else "")
 
 
