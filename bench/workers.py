@@ -208,6 +208,7 @@ def main() -> None:
     )
     parser.add_argument("--bulk-size", type=int, default=10, help="emails per bulk request")
     parser.add_argument("--smtp-sink", action="store_true", help="also the smtp-sink runs")
+    parser.add_argument("--only-smtp-sink", action="store_true", help="the smtp-sink runs alone")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     cap = args.limit * args.bulk_size
@@ -219,7 +220,7 @@ def main() -> None:
     )
     print("workers  recipients/s  vs 1 worker  of limit  429s  duplicates  lost  unknown  exit  wall")
     first = None
-    for workers in counts:
+    for workers in [] if args.only_smtp_sink else counts:
         r = mailersend_run(args, workers)
         first = first or r["per_second"]
         print(
@@ -228,7 +229,7 @@ def main() -> None:
             f"{r['unknown']:>7}  {r['exit']:>4}  {r['wall']:.1f}s",
             flush=True,
         )
-    if args.smtp_sink:
+    if args.smtp_sink or args.only_smtp_sink:
         print(f"\n{args.n} recipients to smtp-sink (CPU-bound: {os.cpu_count()} cores on this machine)")
         print("workers  recipients/s  vs 1 worker  arrived  exit  wall")
         first = None
