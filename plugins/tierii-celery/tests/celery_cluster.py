@@ -158,3 +158,54 @@ def status(cluster: Cluster) -> dict:
     result = cluster.run("status", "--json", "--list", "all")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+class SessionCounter:
+    """An aiosmtpd server that counts the connections open at once (and the most ever open)
+    and what each recipient got."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.smtp import SMTP
+
+        counter = self
+        self.handler = CountingHandler()
+        self.open = 0
+        self.peak = 0
+        self.sessions = 0
+        self._lock = threading.Lock()
+
+        class CountedSMTP(SMTP):
+            def connection_made(self, transport: Any) -> None:
+                counter._opened()
+                super().connection_made(transport)
+
+            def connection_lost(self, error: Exception | None) -> None:
+                counter._closed()
+                super().connection_lost(error)
+
+        class CountingController(Controller):
+            def factory(self) -> Any:
+                return CountedSMTP(self.handler, **self.SMTP_kwargs)
+
+        self.port = free_port()
+        self.controller = CountingController(self.handler, hostname="127.0.0.1", port=self.port)
+
+    def _opened(self) -> None:
+        with self._lock:
+            self.open += 1
+            self.sessions += 1
+            self.peak = max(self.peak, self.open)
+
+    def _closed(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+    def __enter__(self) -> SessionCounter:
+        self.controller.start()
+        with self._lock:  # the controller's own trial connection at start is not ours
+            self.peak = self.open
+            self.sessions = 0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()

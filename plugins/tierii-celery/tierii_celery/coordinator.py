@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ FOLLOW_EVERY = 1.0
 #: publishing while the broker is out of reach: retried until it is back (the campaign stalls)
 RETRY_FOREVER = {"max_retries": None, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 3}
 DONE = (Status.SENT, Status.FAILED, Status.EXCLUDED, Status.UNKNOWN)
+#: keys per journal lookup when the coordinator checks what is still waiting
+LOOKUP_KEYS = 5000
 
 
 class Coordinator:
@@ -62,6 +65,11 @@ class Coordinator:
         self.local: list[Outcome] = []  # decided here: excluded, rejected rows, unknown before
         self.skipped = 0
         self.shown: dict[Status, int] = {}
+        #: the journal's counts before queueing, and what the coordinator recorded itself: the
+        #: workers' progress is the difference
+        self.before: dict[str, int] = {}
+        self.recorded: Counter[Status] = Counter()
+        self.halts = _halts(settings)
 
     # -- queueing -----------------------------------------------------------------------------
 
@@ -115,9 +123,11 @@ class Coordinator:
 
     def queue(self, show: Any) -> int:
         """Every batch the journal says is not done, as one task each; how many."""
+        self.before = self.journal.counts(self.campaign)
         for batch in self.run.batches():
             if batch.decided:
                 self.journal.record(self.campaign, batch.decided)
+                self.recorded.update(o.status for _, _, o in batch.decided)
             self.skipped += batch.skipped
             settled = [o for _, _, o in batch.decided] + batch.unknown
             self.local += settled
@@ -162,15 +172,19 @@ class Coordinator:
         while self.outstanding:
             if self.stop.wait(FOLLOW_EVERY):
                 return "interrupted: the workers go on with what is queued; re-run the same command to follow"
+            halted = self.halts.reason(self.campaign)
+            if halted is not None:  # a worker found no provider left (a daily quota used up...)
+                self._show_progress(show, self.journal.counts(self.campaign))
+                return f"{halted}; the rest stays pending: re-run the same command once it can send again"
             self.journal.expire(self.campaign)
             counts = self.journal.counts(self.campaign)
             if counts != last:
                 last = counts
                 quiet_since = time.monotonic()
                 idle_requeues = 0
-                self._show_progress(show)
-                if counts.get("pending", 0) == 0:
-                    self.waiting()  # forgets the batches that are settled
+                settled = self._show_progress(show, counts)
+                if counts.get("pending", 0) == 0 and settled >= len(self.queued_keys):
+                    self.waiting()  # all seem settled: the journal says which batches are
                 continue
             if time.monotonic() - quiet_since < self.settings.requeue_after:
                 continue
@@ -187,20 +201,24 @@ class Coordinator:
             for payload in self.outstanding.values():
                 self.publish(payload)
             quiet_since = time.monotonic()
-        self._show_progress(show)
+        self._show_progress(show, self.journal.counts(self.campaign))
         return None
 
     def waiting(self) -> int:
         """Drop the settled contacts from the outstanding batches; how many are still waiting
-        (never recorded, or ``pending``, or in flight under a live lease)."""
+        (never recorded, or ``pending``, or in flight under a live lease). A few queries of
+        many keys each, not one per batch."""
+        items = list(self.outstanding.items())
+        keys = [key_of(c["email"]) for _, payload in items for c in payload]
+        entries: dict[str, Any] = {}
+        for start in range(0, len(keys), LOOKUP_KEYS):
+            entries.update(self.journal.entries(self.campaign, keys[start : start + LOOKUP_KEYS]))
         total = 0
-        for number, payload in list(self.outstanding.items()):
-            keys = [key_of(c["email"]) for c in payload]
-            entries = self.journal.entries(self.campaign, keys)
+        for number, payload in items:
             left = [
                 c
-                for c, k in zip(payload, keys, strict=True)
-                if k not in entries or entries[k].status is Status.PENDING
+                for c in payload
+                if (entry := entries.get(key_of(c["email"]))) is None or entry.status is Status.PENDING
             ]
             if left:
                 self.outstanding[number] = left
@@ -209,24 +227,21 @@ class Coordinator:
                 del self.outstanding[number]
         return total
 
-    def _show_progress(self, show: Any) -> None:
-        """Advance the progress display by what the workers settled since the last look."""
-        if not self.queued_keys:
-            return
-        now = self._settled_counts()
+    def _show_progress(self, show: Any, counts: dict[str, int]) -> int:
+        """Advance the progress display by what the workers settled since the last look, read
+        from the journal's counts (one grouped query, not every row); how many are settled."""
+        now = {
+            status: counts.get(status.value, 0) - self.before.get(status.value, 0) - self.recorded[status]
+            for status in DONE
+        }
         delta: list[Outcome] = []
         for status in DONE:
-            more = now.get(status, 0) - self.shown.get(status, 0)
+            more = now[status] - self.shown.get(status, 0)
             delta += [Outcome("", status)] * max(more, 0)
         self.shown = now
-        if delta:
+        if delta and self.queued_keys:
             show(delta)
-
-    def _settled_counts(self) -> dict[Status, int]:
-        counts: dict[Status, int] = {}
-        for record in self._records():
-            counts[record.state] = counts.get(record.state, 0) + 1
-        return counts
+        return sum(max(n, 0) for n in now.values())
 
     def _records(self) -> Iterator[Any]:
         for record in self.journal.recipients(self.campaign):
@@ -255,6 +270,15 @@ class Coordinator:
         )
 
 
+def _halts(settings: CelerySettings) -> Any:
+    import redis
+
+    from tierii_celery.app import broker_url
+    from tierii_celery.halt import Halts
+
+    return Halts(redis.Redis.from_url(broker_url(settings)))
+
+
 def send_with_celery(run: Any, overrides: dict[str, Any], *, detach: bool) -> RunSummary | None:
     """Queue the prepared campaign ``run``, then follow it (or not, with ``detach``)."""
     from tierii_core.cli.context import settings_reader
@@ -275,6 +299,7 @@ def send_with_celery(run: Any, overrides: dict[str, Any], *, detach: bool) -> Ru
         raise ConfigurationError("--executor celery needs a state store it can write")
     coordinator = Coordinator(run, settings, overrides)
     coordinator.check_broker()
+    coordinator.halts.clear(run.campaign_id)  # a re-run goes on where a stop left it
     info = run.run_info()
     coordinator.save_campaign(info)
     notify(run.pm, "tierii_run_started", run=info)

@@ -71,6 +71,16 @@ class CelerySettings:
             "form": "a whole number >= 1",
         },
     )
+    connection_lease: float = field(
+        default=30.0,
+        validator=gt(0),
+        metadata={
+            "help": "Seconds a worker's hold on one of the shared SMTP connection slots lasts unless "
+            "renewed (its heartbeat renews every third of it): a killed worker's slots go back to the "
+            "others after this long. All workers together hold at most TIERII_SMTP_CONNECTIONS.",
+            "form": "a number of seconds > 0",
+        },
+    )
 
 
 def _executor(instance: Any, attribute: Any, value: str) -> None:

@@ -83,3 +83,17 @@ def reserve_at_one_instant(url: str, count: int, queue: Any) -> None:
     bucket = RedisTokenBucket(client, "shared", rate=10.0, burst=5, clock=lambda: 1000.0)
     queue.put([bucket.reserve(1) for _ in range(count)])
     client.close()
+
+
+def take_quota_at_once(url: str, count: int, quota: int, queue: Any) -> None:
+    """(In a child process.) ``count`` single calls against the shared daily quota "shared"
+    (``quota`` a day, on the day "d1"); how many were granted goes to ``queue``."""
+    import redis
+
+    from tierii_celery import quota as quotas
+
+    quotas.day_source = lambda: "d1"
+    client = redis.Redis.from_url(url)
+    shared = quotas.SharedDailyQuota(client, "shared", quota)
+    queue.put(sum(shared.take(1) for _ in range(count)))
+    client.close()

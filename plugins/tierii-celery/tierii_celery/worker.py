@@ -88,12 +88,16 @@ class Runtime:
 
     @classmethod
     def build(cls, campaign: str) -> Runtime:
+        from tierii_celery.halt import Halts
         from tierii_celery.limits import shared_buckets
+        from tierii_celery.quota import shared_slot
+        from tierii_celery.settings import CelerySettings
+        from tierii_celery.slots import share_connections
         from tierii_celery.store import CampaignSpecs
         from tierii_core.assembly import Assembly
         from tierii_core.cli.context import current_plugin_manager, settings_reader
         from tierii_core.decisions import Decider
-        from tierii_core.delivery import CircuitBreaker, Delivery, ProviderSlot
+        from tierii_core.delivery import CircuitBreaker, Delivery
         from tierii_core.journal import StateJournal
         from tierii_core.options import SendOptions
         from tierii_core.plugins import make_plugin_manager
@@ -138,9 +142,14 @@ class Runtime:
             self.decider = Decider(assembly.composer(options), rules, options)
             buckets = shared_buckets(reader)
             providers = assembly.providers()
-            # the core's chain (DKIM signer, the rules' refusals), each slot's requests limit shared
+            lease = reader.load(CelerySettings, "celery").connection_lease
+            for shared in share_connections(buckets.client, providers, lease):
+                self.resources.callback(shared.close)  # after the providers closed their connections
+            self.halts = Halts(buckets.client)
+            # the core's chain (DKIM signer, the rules' refusals), each slot's requests limit and
+            # daily quota shared
             slots = [
-                ProviderSlot(s.provider, buckets.requests(s.provider))
+                shared_slot(buckets.client, s.provider, buckets.requests(s.provider))
                 for s in provider_chain(providers, reader, rules)
             ]
             for provider in providers:
@@ -193,6 +202,10 @@ class Runtime:
         from tierii_core.observe import notify
         from tierii_core.tally import log_outcome
 
+        halted = self.halts.reason(self.campaign)
+        if halted is not None:  # stopped by another batch: left as the journal has them
+            log.info("batch.skipped", campaign=self.campaign, count=len(contacts), reason=halted)
+            return
         keys = [key_of(c.email) for c in contacts]
         known = self.journal.entries(self.campaign, keys)
         with self._suppress_lock:
@@ -223,6 +236,8 @@ class Runtime:
                     outcomes += exc.outcomes
                     self.broken = True
                     log.error("worker.batch_stopped", campaign=self.campaign, reason=str(exc.reason))
+                    if all(slot.dead for slot in self.delivery.slots):  # no provider left: all stop
+                        self.halts.halt(self.campaign, str(exc.reason))
                     break
         finally:
             self._let_go(messages)

@@ -4,7 +4,9 @@ Sessions connect lazily and stay open between batches; a session whose connectio
 reconnects for its next message. Each session is used by one thread at a time; a batch is
 cut into one slice per session so the slices go out in parallel, one thread each (threads
 wait on the network with the GIL released, and smtplib costs less CPU per message than an
-asyncio client: see docs/providers/smtp.md).
+asyncio client: see docs/providers/smtp.md). With connection slots shared between processes
+(``hand_back``), a connection is closed when its slice is done, so that an idle process never
+keeps a slot another one is waiting for.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ R = TypeVar("R")
 class SessionPool:
     """``size`` sessions; :meth:`map` runs a job per slice, each with a session of its own."""
 
-    def __init__(self, make_session: Callable[[], Session], size: int) -> None:
+    def __init__(self, make_session: Callable[[], Session], size: int, *, hand_back: bool = False) -> None:
         self.size = size
+        #: close each connection when its job is done (its shared slot goes back to the others)
+        self.hand_back = hand_back
         self._sessions = [make_session() for _ in range(size)]
         self._idle: queue.LifoQueue[Session] = queue.LifoQueue()  # last used first: still connected
         for session in self._sessions:
@@ -39,6 +43,8 @@ class SessionPool:
         try:
             yield session
         finally:
+            if self.hand_back:
+                session.quit()
             self._idle.put(session)
 
     def map(self, job: Callable[[Session, Sequence[T]], R], items: Sequence[T]) -> list[R]:

@@ -20,7 +20,7 @@ from tierii_smtp.settings import NAME, SmtpSettings, configuration_problem
 
 if TYPE_CHECKING:
     from tierii_smtp.pool import SessionPool
-    from tierii_smtp.session import Session
+    from tierii_smtp.session import ConnectionSlots, Session
 
 log = get_logger()
 
@@ -44,6 +44,9 @@ class SmtpProvider(DeliveryProvider):
         super().__init__(settings, credentials)
         # the user's word that the relay DKIM-signs with their domain (TIERII_SMTP_RELAY_SIGNS)
         self.signs_for_sender = settings.relay_signs
+        #: the seam for connection caps shared beyond this process (see ConnectionSlots): None
+        #: caps connections per process at TIERII_SMTP_CONNECTIONS, by the pool's size alone
+        self.connection_slots: ConnectionSlots | None = None
         self._pool: SessionPool | None = None
         self._stopped: FatalProviderError | None = None
         self._interrupted = False
@@ -51,6 +54,16 @@ class SmtpProvider(DeliveryProvider):
     @classmethod
     def is_configured(cls, settings: SmtpSettings) -> bool:
         return bool(settings.host)
+
+    @property
+    def max_connections(self) -> int:
+        """TIERII_SMTP_CONNECTIONS: the cap a shared ``connection_slots`` applies to all processes."""
+        return self.settings.connections
+
+    @property
+    def connection_key(self) -> str:
+        """The server the connections go to: processes sharing slots share them per server."""
+        return self.settings.where
 
     def open(self) -> None:
         from tierii_smtp import tls
@@ -65,10 +78,12 @@ class SmtpProvider(DeliveryProvider):
         helo_name = settings.helo_name or local_name()
         credentials = self.credentials
 
-        def make_session() -> Session:
-            return Session(settings, credentials, context, helo_name)
+        slots = self.connection_slots
 
-        self._pool = SessionPool(make_session, settings.connections)
+        def make_session() -> Session:
+            return Session(settings, credentials, context, helo_name, slots)
+
+        self._pool = SessionPool(make_session, settings.connections, hand_back=slots is not None)
         self._stopped = None
         self._interrupted = False
         if settings.insecure_skip_verify and settings.security != "none":

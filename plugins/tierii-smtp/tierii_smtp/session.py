@@ -10,6 +10,8 @@ import select
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
+from typing import Protocol
 
 from tierii_core.logs import get_logger
 from tierii_core.models import Credentials
@@ -49,6 +51,18 @@ class ConnectionLost(Exception):
 _UNREACHABLE = (ConnectionRefusedError, socket.gaierror, TimeoutError, socket.timeout)
 
 
+class ConnectionSlots(Protocol):
+    """Permission to hold a connection to the server, shared beyond this process (the
+    ``connection_slots`` seam of :class:`~tierii_smtp.provider.SmtpProvider`: tierii-celery fills
+    it with a semaphore in Redis so that all workers together hold at most
+    ``TIERII_SMTP_CONNECTIONS``). ``acquire`` blocks until a slot is free and returns its token,
+    or None once ``stopping()`` says to give up; ``release`` hands the token back."""
+
+    def acquire(self, stopping: Callable[[], bool]) -> object | None: ...
+
+    def release(self, token: object) -> None: ...
+
+
 class Session:
     """One connection to the server, used by one thread at a time (the pool sees to that)."""
 
@@ -58,8 +72,12 @@ class Session:
         credentials: Credentials | None,
         context: ssl.SSLContext | None,
         helo_name: str,
+        slots: ConnectionSlots | None = None,
     ) -> None:
         self.settings = settings
+        #: shared connection slots, if any: one is held for as long as the connection is open
+        self.slots = slots
+        self._slot: object | None = None
         self.credentials = credentials
         self.context = context
         self.helo_name = helo_name
@@ -95,6 +113,10 @@ class Session:
         """Open the TCP (or, for SECURITY=ssl, TLS) connection and read the greeting."""
         where, host, port = self.settings.where, self.settings.host, self.settings.effective_port
         options = {"local_hostname": self.helo_name, "timeout": self.settings.timeout}
+        if self.slots is not None and self._slot is None:
+            self._slot = self.slots.acquire(lambda: self.aborted)
+            if self._slot is None:
+                raise SetupFailed("connect", "the run was interrupted", Failure.TRANSIENT)
         try:
             # connecting in the constructor: smtplib checks the certificate against the host
             # name given there (for SSL and STARTTLS alike)
@@ -206,6 +228,7 @@ class Session:
         """QUIT politely; never raises."""
         conn, self.conn = self.conn, None
         if conn is None:
+            self._let_slot_go()
             return None
         try:
             code, text = conn.quit()
@@ -213,6 +236,13 @@ class Session:
         except (OSError, smtplib.SMTPException):
             conn.close()
             return None
+        finally:
+            self._let_slot_go()
+
+    def _let_slot_go(self) -> None:
+        slot, self._slot = self._slot, None
+        if slot is not None and self.slots is not None:
+            self.slots.release(slot)
 
     def abort(self) -> None:
         """From another thread: shut the socket down so that a read or write blocked on it
@@ -233,6 +263,7 @@ class Session:
         self.needs_reset = False
         if conn is not None:
             conn.close()
+        self._let_slot_go()
 
     # -- what transactions use -----------------------------------------------------------------
 
