@@ -291,6 +291,19 @@ def measure_size(root: Path, count: int, args: argparse.Namespace) -> dict:
     }
 
 
+def _installed_distributions() -> str:
+    """The tierii distributions of this interpreter, and how: the start-up figure depends on
+    which plugins load (each imports its components) and on editable installs' import hooks."""
+    found = []
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] or ""
+        if name.startswith("tierii"):
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+            editable = direct.get("dir_info", {}).get("editable", False)
+            found.append(name + (" (editable)" if editable else ""))
+    return ", ".join(sorted(set(found)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -325,6 +338,7 @@ def main() -> None:
         f"python {platform.python_version()}; tierii-core {metadata.version('tierii-core')}, "
         f"tierii-smtp {metadata.version('tierii-smtp')}; {version}"
     )
+    print(f"installed: {_installed_distributions()}")
     print(f"tierii with TIERII_SMTP_CONNECTIONS={args.connections}; median of {args.repeat} runs each")
     print("wall clock from each command's start to its exit")
     for figures in by_size:
