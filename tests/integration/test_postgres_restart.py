@@ -24,19 +24,14 @@ from pathlib import Path
 
 import pytest
 
-from tierii_core.testing.postgres import PrivateServer, server_binaries
+from tierii_core.testing.postgres import PrivateServer, private_server_for_test
 
 CONTACTS = 1500
 
 
 @pytest.fixture
 def server() -> Iterator[PrivateServer]:
-    if server_binaries() is None:
-        why = "no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql"
-        if os.environ.get("TIERII_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"TIERII_REQUIRE_POSTGRES=1 but {why}", pytrace=False)
-        pytest.skip(why)
-    with PrivateServer() as running:
+    with private_server_for_test() as running:
         yield running
 
 

@@ -57,6 +57,21 @@ def server_binaries() -> Path | None:
     return versions[-1] if versions else None
 
 
+@contextlib.contextmanager
+def private_server_for_test() -> Iterator[PrivateServer]:
+    """A :class:`PrivateServer` for a pytest test: skipped without the server binaries, failed
+    instead when ``TIERII_REQUIRE_POSTGRES=1`` (CI, where ``.ci/postgres`` installs them)."""
+    import pytest
+
+    if server_binaries() is None:
+        why = "no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql: bash .ci/postgres"
+        if os.environ.get("TIERII_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"TIERII_REQUIRE_POSTGRES=1 but {why}", pytrace=False)
+        pytest.skip(why)
+    with PrivateServer() as server:
+        yield server
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

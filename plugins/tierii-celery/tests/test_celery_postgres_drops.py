@@ -3,25 +3,19 @@ stalls and goes on; nobody is lost, nobody gets two messages outside ``unknown``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from celery_cluster import TEMPLATE, Cluster, SmtpCounter, status, write_contacts
 
-from tierii_core.testing.postgres import PrivateServer, server_binaries
+from tierii_core.testing.postgres import PrivateServer, private_server_for_test
 
 
 @pytest.fixture
 def private_postgres() -> Iterator[PrivateServer]:
     """A server of the test's own: terminating its backends disturbs nobody else's tests."""
-    if server_binaries() is None:
-        why = "no PostgreSQL server binaries: bash .ci/postgres installs them"
-        if os.environ.get("TIERII_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"TIERII_REQUIRE_POSTGRES=1 but {why}", pytrace=False)
-        pytest.skip(why)
-    with PrivateServer() as server:
+    with private_server_for_test() as server:
         yield server
 
 
