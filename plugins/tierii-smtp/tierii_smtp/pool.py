@@ -1,22 +1,23 @@
-"""A fixed set of SMTP sessions shared by every ``send()`` call, and the threads that use them.
+"""A fixed set of SMTP sessions shared by every ``send()`` call.
 
 Sessions connect lazily and stay open between batches; a session whose connection broke
-reconnects for its next message. Each session is used by one thread at a time; a batch is
-cut into one slice per session so the slices go out in parallel, one thread each (threads
-wait on the network with the GIL released, and smtplib costs less CPU per message than an
-asyncio client: see docs/providers/smtp.md). With connection slots shared between processes
-(``hand_back``), a connection is closed when its slice is done, so that an idle process never
-keeps a slot another one is waiting for.
+reconnects for its next message. Each session is used by one ``send()`` at a time; a batch is
+cut into one slice per session and the slices go out at once, all carried by the calling
+thread (:mod:`tierii_smtp.drive`); only connecting several sessions uses threads. With
+connection slots shared between processes (``hand_back``), a connection is closed when its
+slice is done, so that an idle process never keeps a slot another one is waiting for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
+from tierii_smtp.drive import Job, drive, setup
 from tierii_smtp.session import Session
 
 T = TypeVar("T")
@@ -38,26 +39,44 @@ class SessionPool:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session for this thread alone; waits while all are busy."""
+        """A session for the caller alone; waits while all are busy."""
         session = self._idle.get()
         try:
             yield session
         finally:
-            if self.hand_back:
-                session.quit()
-            self._idle.put(session)
+            self._give_back(session)
 
-    def map(self, job: Callable[[Session, Sequence[T]], R], items: Sequence[T]) -> list[R]:
-        """``job(session, slice)`` for one slice of ``items`` per session, in parallel."""
-        slices = split(items, self.size)
+    def map(self, job: Callable[[Session, Sequence[T]], Job[R]], items: Sequence[T]) -> list[R]:
+        """``job(session, slice)`` for one slice of ``items`` per idle session, all at once.
 
-        def run(part: Sequence[T]) -> R:
-            with self.session() as session:
-                return job(session, part)
+        Waits for one session, then takes those idle now (never waiting for more while holding
+        some: two ``send()`` calls at once must not each hold half and wait for the rest)."""
+        if not items:
+            return []
+        sessions = [self._idle.get()]
+        with contextlib.suppress(queue.Empty):
+            while len(sessions) < min(self.size, len(items)):
+                sessions.append(self._idle.get_nowait())
+        held = {id(session): session for session in sessions}
 
-        if len(slices) == 1:  # no hand-off to another thread for a single slice
-            return [run(slices[0])]
-        return list(self._threads.map(run, slices))
+        def ended(session: Session) -> None:  # its slice is done: free for another send()
+            self._give_back(held.pop(id(session)))
+
+        try:
+            slices = split(items, len(sessions))
+            jobs = [(s, job(s, part)) for s, part in zip(sessions, slices, strict=True)]
+            return drive(jobs, self._connect, ended)
+        finally:
+            for session in held.values():
+                self._give_back(session)
+
+    def _give_back(self, session: Session) -> None:
+        if self.hand_back:
+            session.quit()
+        self._idle.put(session)
+
+    def _connect(self, session: Session) -> Future[BaseException | None]:
+        return self._threads.submit(setup, session)
 
     def abort(self) -> None:
         """From another thread: unblock every session waiting on the network."""

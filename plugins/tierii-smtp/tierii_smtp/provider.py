@@ -19,6 +19,7 @@ from tierii_core.models import CheckStep, Credentials, Message, Outcome, Status
 from tierii_smtp.settings import NAME, SmtpSettings, configuration_problem
 
 if TYPE_CHECKING:
+    from tierii_smtp.drive import Job
     from tierii_smtp.pool import SessionPool
     from tierii_smtp.session import ConnectionSlots, Session
 
@@ -135,7 +136,8 @@ class SmtpProvider(DeliveryProvider):
             # some were accepted: report them; the next call raises before sending anything
         return outcomes
 
-    def _deliver_slice(self, session: Session, messages: Sequence[Message]) -> _SliceResult:
+    def _deliver_slice(self, session: Session, messages: Sequence[Message]) -> Job[_SliceResult]:
+        """A slice's transactions as a job for :func:`tierii_smtp.drive.drive`."""
         from tierii_smtp.session import Failure, SetupFailed
         from tierii_smtp.transaction import ServerStalled, deliver_all
 
@@ -145,7 +147,17 @@ class SmtpProvider(DeliveryProvider):
         session.refresh()
         try:
             with closing(deliver_all(session, messages, self.message_bytes)) as delivering:
-                for outcome in delivering:
+                resume = None
+                while True:
+                    try:
+                        step = delivering.send(resume)
+                    except StopIteration:
+                        break
+                    if not isinstance(step, Outcome):  # a wait: the driver's
+                        resume = yield step
+                        continue
+                    resume = None
+                    outcome = step
                     outcomes.append(outcome)
                     if self._stopped is not None:  # another slice hit a fatal error
                         rest = messages[len(outcomes) :]

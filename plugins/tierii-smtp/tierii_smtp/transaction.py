@@ -7,11 +7,17 @@ message instead of four of each. Replies are still read one by one and matched i
 What the server may have done decides each failure's outcome: anything that goes wrong
 before a message's final ``.`` has been written is transient (the server cannot have
 accepted it); a connection lost after it, before the reply, is unknown (it may have been).
+
+Transactions are generators that never wait themselves: they yield :data:`SETUP` when their
+session must connect and the socket's file descriptor when they need a reply that has not
+arrived, and :mod:`tierii_smtp.drive` resumes them, so that one thread carries every connection
+of a batch (threads, one per connection, spent more CPU handing the GIL to each other than
+on the mail).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 from attrs import frozen
 
@@ -24,6 +30,16 @@ from tierii_smtp.settings import NAME
 
 #: each envelope command and the reply class that lets the transaction go on
 STAGES = (("MAIL FROM", 2), ("RCPT TO", 2), ("DATA", 3))
+
+#: yielded by a transaction whose session must connect (set up) before it can go on; the
+#: driver connects it and resumes it with the exception that raised (SetupFailed), or None
+SETUP = "setup"
+
+#: what a transaction yields (an outcome, SETUP, or the file descriptor it waits on for a
+#: reply: resume it with True when the wait timed out), what it is resumed with
+Wait = int | str
+Resume = bool | BaseException | None
+Step = Generator[Wait | Outcome, Resume, None]
 
 
 class ServerStalled(Exception):
@@ -43,8 +59,9 @@ class _Ready:
 
 def deliver_all(
     session: Session, messages: Sequence[Message], encode: Callable[[Message], bytes] = Message.as_bytes
-) -> Iterator[Outcome]:
-    """One outcome per message, in order. Raises SetupFailed when (re)connecting fails,
+) -> Step:
+    """One outcome per message, in order, among the waits (see the module's docstring and
+    :func:`tierii_smtp.drive.outcomes`). Raises SetupFailed when (re)connecting fails,
     FatalProviderError when the server wants authentication it did not get, and ServerStalled
     after a message whose reply timed out; the messages without an outcome then were not sent.
     ``encode`` makes each message's bytes (the provider's ``message_bytes``: DKIM-signed when
@@ -61,13 +78,15 @@ def deliver_all(
                 continue
             if not announced:
                 if session.conn is None:
-                    session.setup()
+                    problem = yield SETUP
+                    if problem is not None:
+                        raise problem
                 too_big = _too_big(session, item)
                 if too_big is not None:
                     yield too_big
                     continue
             try:
-                refusal = _read_envelope_replies(session) if announced else _open(session, item)
+                refusal = yield from (_read_envelope_replies(session) if announced else _open(session, item))
             except ConnectionLost as exc:
                 session.drop()
                 announced = False
@@ -92,7 +111,7 @@ def deliver_all(
                 _stop_if_stalled(exc)
                 continue
             try:
-                reply = session.read()
+                reply = yield from reply_of(session)
             except ConnectionLost as exc:
                 session.drop()
                 announced = False
@@ -113,6 +132,15 @@ def deliver_all(
     finally:
         if announced:  # abandoned with an envelope out and its replies unread: never reuse
             session.drop()
+
+
+def reply_of(session: Session) -> Generator[Wait, Resume, Reply]:
+    """The session's next reply, waiting (yielding its socket) until it has arrived whole."""
+    while (reply := session.buffered_reply()) is None:
+        if (yield session.fileno()):
+            raise ConnectionLost("timed out", timed_out=True)
+        session.receive()
+    return reply
 
 
 def _stop_if_stalled(exc: ConnectionLost) -> None:
@@ -148,46 +176,56 @@ def _envelope(session: Session, item: _Ready, *, pipelined: bool) -> bytes:
     return commands + b"DATA\r\n" if pipelined else commands
 
 
-def _open(session: Session, item: _Ready) -> tuple[str, Reply] | None:
+Refusal = Generator[Wait, Resume, "tuple[str, Reply] | None"]
+
+
+def _open(session: Session, item: _Ready) -> Refusal:
     """Send the envelope and read its replies: None when the server waits for the message."""
     reset = session.needs_reset
     session.needs_reset = False
     if session.pipelining:
         session.write((b"RSET\r\n" if reset else b"") + _envelope(session, item, pipelined=True))
         if reset:
-            session.read()  # whatever RSET says, the transaction below starts afresh
-        return _read_envelope_replies(session)
+            yield from reply_of(session)  # whatever RSET says, the transaction below starts afresh
+        return (yield from _read_envelope_replies(session))
     if reset:
         session.write(b"RSET\r\n")
-        session.read()
+        yield from reply_of(session)
     mail, rcpt = _envelope(session, item, pipelined=False).split(b"\r\n", 1)
     replies: list[Reply] = []
     for command in (mail + b"\r\n", rcpt, b"DATA\r\n"):
         session.write(command)
-        replies.append(session.read())
+        replies.append((yield from reply_of(session)))
         if replies[-1].code // 100 not in (2, 3):
             break
-    return _first_refusal(session, replies)
+    return (yield from _first_refusal(session, replies))
 
 
-def _read_envelope_replies(session: Session) -> tuple[str, Reply] | None:
+def _read_envelope_replies(session: Session) -> Refusal:
     replies: list[Reply] = []
     for _stage in STAGES:
-        replies.append(session.read())
+        replies.append((yield from reply_of(session)))
         if replies[-1].closing:  # the server hangs up: no further replies will come
             break
-    return _first_refusal(session, replies)
+    if (
+        len(replies) == 3
+        and replies[0].code // 100 == 2
+        and replies[1].code // 100 == 2
+        and replies[2].code // 100 == 3
+    ):
+        return None  # the usual case, without the loop below
+    return (yield from _first_refusal(session, replies))
 
 
-def _first_refusal(session: Session, replies: list[Reply]) -> tuple[str, Reply] | None:
+def _first_refusal(session: Session, replies: list[Reply]) -> Refusal:
     for (stage, expected), reply in zip(STAGES, replies, strict=False):
         if reply.code // 100 != expected:
-            _abandon(session, replies)
+            yield from _abandon(session, replies)
             return stage, reply
     return None
 
 
-def _abandon(session: Session, replies: list[Reply]) -> None:
+def _abandon(session: Session, replies: list[Reply]) -> Generator[Wait, Resume, None]:
     """After a refusal: end a DATA the server accepted anyway, and reset before the next."""
     if any(r.closing for r in replies):
         session.drop()
@@ -195,7 +233,7 @@ def _abandon(session: Session, replies: list[Reply]) -> None:
     try:
         if len(replies) == 3 and replies[2].code == 354:
             session.write(b".\r\n")  # an empty message to no valid recipient: refused
-            session.read()
+            yield from reply_of(session)
     except ConnectionLost:
         session.drop()
         return
