@@ -9,6 +9,7 @@ here, so that an empty or invalid one can never be sent to.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -28,6 +29,11 @@ DEDUPE_BATCH = 500
 
 def find_email_column(columns: Sequence[str]) -> int | None:
     """The index of the ``email`` column (any case), or None."""
+    return _email_column(tuple(columns))
+
+
+@functools.lru_cache(maxsize=64)  # every record of a source has the same columns
+def _email_column(columns: tuple[str, ...]) -> int | None:
     return next((i for i, name in enumerate(columns) if name.strip().lower() == "email"), None)
 
 
@@ -79,10 +85,11 @@ def _checked(item: SourceRecord | Contact | Rejected, seen: SeenAddresses | None
     """One record checked and normalised; de-duplicated too unless ``seen`` is None."""
     if isinstance(item, SourceRecord):
         fields = dict(item.fields)
-        key = find_email_column(list(fields))
+        columns = tuple(fields)
+        key = _email_column(columns)
         if key is None:
             return Rejected(item.origin, "no 'email' field", code=EMPTY)
-        return to_contact(fields, list(fields)[key], item.origin, seen)
+        return to_contact(fields, columns[key], item.origin, seen)
     if isinstance(item, Contact):
         return _recheck(item, seen)
     return item

@@ -13,7 +13,6 @@ import binascii
 import functools
 import re
 import secrets
-from collections.abc import Iterable
 from datetime import datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
@@ -158,6 +157,12 @@ def encode_address_header(name: str, address: Address) -> str:
     return f"{name}: {format_address(address, len(name) + 2)}"
 
 
+@functools.lru_cache(maxsize=256)
+def _campaign_address_header(name: str, address: Address) -> str:
+    """From and Reply-To: the same for most of a campaign's messages, encoded once."""
+    return encode_address_header(name, address)
+
+
 def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -165,7 +170,7 @@ def _normalise_newlines(text: str) -> str:
 def encode_body(text: str) -> tuple[str, bytes]:
     """(Content-Transfer-Encoding, body bytes with CRLF line ends) for a text part."""
     text = _normalise_newlines(text)
-    if text.isascii() and all(len(line) <= MAX_LINE for line in text.split("\n")) and "\x00" not in text:
+    if text.isascii() and max(map(len, text.split("\n"))) <= MAX_LINE and "\x00" not in text:
         body = text.encode("ascii")
         encoding = "7bit"
     else:
@@ -188,9 +193,15 @@ def _text_part(subtype: str, text: str) -> tuple[list[str], bytes]:
 
 
 def check_header_name(name: str) -> str:
-    if not _HEADER_NAME.match(name):
-        raise ValueError(f"invalid header name {name!r}")
+    if name not in _GOOD_NAMES:
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if len(_GOOD_NAMES) < 256:  # a campaign's messages share a few names
+            _GOOD_NAMES.add(name)
     return name
+
+
+_GOOD_NAMES: set[str] = set()
 
 
 def serialize(message: Message, *, boundary: str | None = None) -> bytes:
@@ -207,11 +218,11 @@ def serialize(message: Message, *, boundary: str | None = None) -> bytes:
             raise ValueError(f"{role} address {address.email!r} is not ASCII: it would need SMTPUTF8")
     lines = [
         f"Date: {_date(message.date)}",
-        encode_address_header("From", message.sender),
+        _campaign_address_header("From", message.sender),
         encode_address_header("To", message.to),
     ]
     if message.reply_to is not None:
-        lines.append(encode_address_header("Reply-To", message.reply_to))
+        lines.append(_campaign_address_header("Reply-To", message.reply_to))
     lines.append(encode_header("Subject", message.subject))
     lines.append(f"Message-ID: {message.message_id}")
     lines.extend(encode_structured(check_header_name(n), v) for n, v in message.headers)
@@ -240,5 +251,5 @@ def _date(when: datetime) -> str:
     return format_datetime(when)
 
 
-def _join(lines: Iterable[str]) -> bytes:
-    return "".join(line + CRLF for line in lines).encode("ascii")
+def _join(lines: list[str]) -> bytes:
+    return (CRLF.join(lines) + CRLF).encode("ascii")

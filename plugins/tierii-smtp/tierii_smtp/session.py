@@ -112,6 +112,9 @@ class Session:
         except SetupFailed:
             self.drop()
             raise
+        # transactions use the socket without blocking (see receive and write); smtplib, which
+        # blocks, gets it back for QUIT
+        self._conn().sock.settimeout(0.0)  # type: ignore[union-attr]
         log.debug("smtp.connected", server=self.settings.where, security=self.settings.security)
 
     def connect(self) -> Reply:
@@ -238,6 +241,8 @@ class Session:
             self._let_slot_go()
             return None
         try:
+            if conn.sock is not None:
+                conn.sock.settimeout(self.settings.timeout)
             code, text = conn.quit()
             return Reply.parse(code, text)
         except (OSError, smtplib.SMTPException):
@@ -309,26 +314,29 @@ class Session:
             return SetupFailed(step, tls.certificate_refused(self.settings, exc), Failure.FATAL)
         return SetupFailed(step, tls.handshake_failed(self.settings, exc), Failure.FATAL)
 
+    # The socket does not block while transactions use it: a send or recv is one system call
+    # (a socket with a timeout polls before each), and the GIL is let go once, not twice
+    # (each time, the sending thread may wait for it behind the thread that renders).
+
     def write(self, data: bytes) -> None:
-        conn = self._conn()
+        """Send ``data`` whole, waiting (up to the timeout) while the socket's buffer is full."""
+        sock = self._socket()
+        view = memoryview(data)
         try:
-            conn.sock.sendall(data)  # type: ignore[union-attr]
+            while view:
+                try:
+                    view = view[sock.send(view) :]
+                except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    self._wait_for(sock, select.POLLOUT)
         except OSError as exc:
             raise ConnectionLost(_why(exc), timed_out=_timed_out(exc)) from None
 
-    def read(self) -> Reply:
-        """The next reply, waiting for it (up to the timeout)."""
-        while (reply := self.buffered_reply()) is None:
-            self.receive()
-        return reply
-
-    # Replies are read here rather than by smtplib's ``getreply``: one ``recv`` takes every
-    # reply already on the wire (with pipelining, four per message arrive together), parsing
-    # them from a buffer costs a third of smtplib's line-by-line reading, and a transaction
-    # can wait for several connections at once (tierii_smtp.drive).
-
     def buffered_reply(self) -> Reply | None:
-        """The next reply if it has arrived whole, else None (nothing is consumed)."""
+        """The next reply if it has arrived whole, else None (nothing is consumed).
+
+        Replies are read here rather than by smtplib's ``getreply``: one ``recv`` takes every
+        reply on the wire (with pipelining, the four of a message arrive together), and
+        several connections can wait at once (:mod:`tierii_smtp.drive`)."""
         inbox = self._inbox
         start = 0
         lines = []
@@ -347,11 +355,9 @@ class Session:
         return None
 
     def receive(self) -> None:
-        """Take what the server has sent into the buffer, waiting for something (up to the
-        timeout) if nothing has arrived."""
-        sock = self._conn().sock
-        if sock is None:
-            raise ConnectionLost("not connected")
+        """Take what the server has sent into the buffer, if anything (never waits: call it
+        once the socket is readable)."""
+        sock = self._socket()
         try:
             chunk = sock.recv(65536)
             if not chunk:
@@ -360,15 +366,26 @@ class Session:
             # TLS: a record decrypted but not read yet is invisible to a wait on the socket
             while isinstance(sock, ssl.SSLSocket) and sock.pending():
                 self._inbox += sock.recv(65536)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return  # nothing whole yet (a TLS record half arrived): wait again
         except OSError as exc:
             raise ConnectionLost(_why(exc), timed_out=_timed_out(exc)) from None
 
-    def fileno(self) -> int:
-        """The socket's file descriptor, to wait on; ConnectionLost when not connected."""
+    def _wait_for(self, sock: socket.socket, event: int) -> None:
+        poller = select.poll()
+        poller.register(sock, event)
+        if not poller.poll(self.settings.timeout * 1000):
+            raise TimeoutError
+
+    def _socket(self) -> socket.socket:
         sock = self._conn().sock
         if sock is None:
             raise ConnectionLost("not connected")
-        return sock.fileno()
+        return sock
+
+    def fileno(self) -> int:
+        """The socket's file descriptor, to wait on; ConnectionLost when not connected."""
+        return self._socket().fileno()
 
     def _conn(self) -> smtplib.SMTP:
         if self.conn is None:

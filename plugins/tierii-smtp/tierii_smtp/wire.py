@@ -41,7 +41,8 @@ def rcpt_to(recipient: bytes) -> bytes:
 
 def payload(message: bytes) -> bytes:
     """The DATA payload for ``message`` (CRLF lines), ending with the ``.`` line."""
-    if message.count(b"\n") != message.count(b"\r\n") or message.count(b"\r") != message.count(b"\r\n"):
+    line_ends = message.count(b"\r\n")
+    if message.count(b"\n") != line_ends or message.count(b"\r") != line_ends:
         message = _ANY_LINE_END.sub(b"\r\n", message)
     if message.startswith(b"."):
         message = b"." + message
