@@ -224,8 +224,10 @@ def test_circuit_breaker_opens_after_consecutive_transient_failures(
     summary = campaign(reset).run()
     assert summary.exit_code == 3
     assert "circuit breaker open: 51 transient failures in a row" in summary.stopped
-    assert summary.pending == 3  # the next batch was queued, never sent
-    assert sum(len(c) for c in Script.calls) == 51  # the batch in flight completes
+    # the next batch is queued (pending) or not read yet, as the two threads happen to
+    # interleave on a loaded machine; it is never sent
+    assert summary.pending in (0, 3)
+    assert sum(len(c) for c in Script.calls) == 51  # the batch in flight completes, nothing after
 
 
 def test_a_failing_observer_is_logged_and_the_run_goes_on(reset: Path) -> None:

@@ -104,13 +104,11 @@ class _Driver:
                 self.runnable.append(index)
                 return
             self.connecting[index] = future
-            future.add_done_callback(self._woken)
+            wake = self._pipe()  # made here, in the driving thread, before a setup can end
+            future.add_done_callback(lambda _: os.write(wake[1], b"!"))
         else:
             self.poller.register(need, select.POLLIN)
             self.waiting[index] = (need, time.monotonic() + session.settings.timeout)
-
-    def _woken(self, _future: Future[BaseException | None]) -> None:
-        os.write(self._pipe()[1], b"!")
 
     def _pipe(self) -> tuple[int, int]:
         if self._wake is None:
@@ -120,8 +118,6 @@ class _Driver:
 
     def _wait(self) -> None:
         """Until a socket is readable, a wait has timed out or a connection is set up."""
-        if self.connecting:
-            self._pipe()  # before polling: a setup that ends meanwhile writes to it
         soonest = min((deadline for _, deadline in self.waiting.values()), default=None)
         timeout = None if soonest is None else max(0.0, soonest - time.monotonic()) * 1000
         ready = {fd for fd, _ in self.poller.poll(timeout)}
