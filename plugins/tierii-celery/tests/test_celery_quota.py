@@ -151,3 +151,19 @@ def test_workers_send_exactly_the_daily_quota_and_the_rest_after_the_day_turns(
         assert api.count("email", 429) == 0
         report = status(cluster)
         assert len(report["recipients"]["sent"]) == total
+
+
+def test_a_campaign_s_stop_reads_as_none_while_redis_is_away_and_again_once_back(
+    redis_server, redis_client
+) -> None:
+    """The coordinator asks every second: a Redis restart must not end it with a traceback
+    (CI saw one); it asks again on the next tick."""
+    from tierii_celery.halt import Halts
+
+    halts = Halts(redis_client)
+    halts.halt("c", "the daily quota is used up")
+    redis_server.stop()
+    assert halts.reason("c") is None
+    redis_server.start()
+    halts.halt("c", "the daily quota is used up")
+    assert halts.reason("c") == "the daily quota is used up"

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 PREFIX = "tierii:halt:"
 #: a stop nobody re-runs is forgotten after a day
 KEEP_SECONDS = 86400
@@ -22,7 +25,12 @@ class Halts:
         self.client.set(PREFIX + campaign, reason, ex=KEEP_SECONDS, nx=True)
 
     def reason(self, campaign: str) -> str | None:
-        value = self.client.get(PREFIX + campaign)
+        """Why ``campaign`` was stopped, or None: also while Redis cannot be reached (restarting,
+        say), so that the coordinator and the workers go on and ask again a moment later."""
+        try:
+            value = self.client.get(PREFIX + campaign)
+        except (RedisConnectionError, RedisTimeoutError):
+            return None
         return None if value is None else value.decode("utf-8", "replace")
 
     def clear(self, campaign: str) -> None:
