@@ -58,3 +58,25 @@ def test_a_signal_during_a_log_write_stops_the_run_cleanly_and_says_so() -> None
         events = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
         assert [e["event"] for e in events] == ["batch.line", "run.stopping"]
         assert events[1]["signal"] == sig and events[1]["level"] == "warning"
+
+
+AFTER_THE_RUN_STOPPED_ITSELF = """
+import os, signal, threading
+from tierii_core.pump import stop_on_signals
+
+stop = threading.Event()
+with stop_on_signals(stop):
+    stop.set()  # the run stops by itself (a circuit breaker, a provider that crashed)
+    os.kill(os.getpid(), signal.SIGINT)  # the user's first Ctrl-C: finish, do not exit at once
+    sum(range(1000))
+print("finished")
+"""
+
+
+def test_the_first_ctrl_c_after_the_run_stopped_itself_does_not_exit_at_once() -> None:
+    """Only a second signal exits at once (exit 3, nothing recorded after it); CI saw a first
+    Ctrl-C end the test process when the stop had been set some other way."""
+    run = subprocess.run(
+        [sys.executable, "-c", AFTER_THE_RUN_STOPPED_ITSELF], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and run.stdout.endswith("finished\n"), run.stderr
