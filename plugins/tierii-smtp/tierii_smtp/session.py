@@ -92,7 +92,7 @@ class Session:
         self.needs_reset = False
         #: the run was interrupted: no new connection, and one made meanwhile is shut at once
         self.aborted = False
-        #: bytes received and not yet read as replies (see :meth:`read`)
+        #: bytes received and not yet read as replies (see :meth:`buffered_reply`)
         self._inbox = bytearray()
 
     # -- set-up, one step at a time (``tierii check`` shows each) -------------------------

@@ -61,7 +61,7 @@ def deliver_all(
     session: Session, messages: Sequence[Message], encode: Callable[[Message], bytes] = Message.as_bytes
 ) -> Step:
     """One outcome per message, in order, among the waits (see the module's docstring and
-    :func:`tierii_smtp.drive.outcomes`). Raises SetupFailed when (re)connecting fails,
+    :func:`tierii_smtp.drive.drive`). Raises SetupFailed when (re)connecting fails,
     FatalProviderError when the server wants authentication it did not get, and ServerStalled
     after a message whose reply timed out; the messages without an outcome then were not sent.
     ``encode`` makes each message's bytes (the provider's ``message_bytes``: DKIM-signed when
@@ -207,17 +207,11 @@ def _read_envelope_replies(session: Session) -> Refusal:
         replies.append((yield from reply_of(session)))
         if replies[-1].closing:  # the server hangs up: no further replies will come
             break
-    if (
-        len(replies) == 3
-        and replies[0].code // 100 == 2
-        and replies[1].code // 100 == 2
-        and replies[2].code // 100 == 3
-    ):
-        return None  # the usual case, without the loop below
     return (yield from _first_refusal(session, replies))
 
 
 def _first_refusal(session: Session, replies: list[Reply]) -> Refusal:
+    """The first envelope reply that refuses, with its stage (the transaction abandoned), or None."""
     for (stage, expected), reply in zip(STAGES, replies, strict=False):
         if reply.code // 100 != expected:
             yield from _abandon(session, replies)
