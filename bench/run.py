@@ -27,8 +27,13 @@ DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "docs" / "benchmarks.png"
 
 
+#: the scripts this run runs (the others are listed in the doc as run on their own)
+RAN: list[str] = []
+
+
 def part(script: str, *args: str) -> dict:
     """Run one benchmark script with --json; its figures."""
+    RAN.append(script)
     print(f"running {script} {' '.join(args)} ...", file=sys.stderr, flush=True)
     started = time.monotonic()
     done = subprocess.run(
@@ -129,7 +134,12 @@ def _smtp_rows(smtp: dict) -> list[tuple[str, str, str, str]]:
     if "first_message_ms" in smtp:
         first = smtp["first_message_ms"]
         found.append(
-            ("tierii send: start to first message", f"{first:.0f} ms", "<= 150 ms", _met(first <= 150, ""))
+            (
+                "tierii send: start to first message, every plugin installed",
+                f"{first:.0f} ms",
+                "<= 150 ms (tierii-core, -csv, -smtp)",
+                _met(first <= 150, ""),
+            )
         )
     return found
 
@@ -208,7 +218,10 @@ def write_doc(results: dict, table: list[tuple[str, str, str, str]], command: st
         "  sent by `tierii send` (provider smtp, 4 connections) and by mailmerge 2.3.0 to Postfix's",
         "  `smtp-sink`; Postfix's `smtp-source` sends as many messages of the same size: the C client is",
         "  the most this machine can push through the sink. Medians of several runs; every message is",
-        "  counted at the sink.",
+        "  counted at the sink. This run has every plugin of this repository installed (editable, as",
+        "  `tox -e bench` does): each plugin imports its components at start-up, so its first message",
+        "  comes later than with the three distributions the 150 ms target is for (tierii-core,",
+        "  tierii-csv, tierii-smtp from wheels: run the script alone in such an environment).",
         "- **MailerSend** (`bench/mailersend_bulk.py`): `tierii send` through the local MailerSend",
         "  (`tierii_mailersend.testing`) with MailerSend's per-minute limits on a shortened minute;",
         "  the minimum is the number of bulk requests divided by the limit.",
@@ -224,12 +237,20 @@ def write_doc(results: dict, table: list[tuple[str, str, str, str]], command: st
         "  counts deliveries per recipient, killed with SIGKILL at random moments, then re-run to the",
         "  end; duplicates among recipients the journal does not report unknown, and lost ones.",
         "- **DKIM** (`bench/dkim_signing.py`): CPU per signed ~2 KB message (TierII's signer: its own",
-        "  relaxed canonicalization and header, OpenSSL's signature), and the SMTP campaign sent unsigned,",
+        "  relaxed canonicalization and header; OpenSSL's RSA signature, libsodium's Ed25519 one), and",
+        "  the SMTP campaign sent unsigned,",
         "  signed with RSA-2048, with Ed25519 and with both, with mailmerge (which does not sign) in the",
         "  same run.",
         "- **Journal** (`bench/journal_cost.py`): the whole pipeline in-process with a provider that",
         "  accepts everything at once, with the SQLite journal (two transactions per batch of 100,",
         "  synchronous=FULL) and with a journal that records nothing.",
+        "",
+        "## Scripts run on their own",
+        "",
+        "Longer or narrower measures, each a script that prints its figures; the pages that use",
+        "them quote what they printed.",
+        "",
+        *(f"- `bench/{path.name}`: {_summary(path)}" for path in _own_scripts()),
         "",
         "## Raw figures",
         "",
@@ -239,6 +260,23 @@ def write_doc(results: dict, table: list[tuple[str, str, str, str]], command: st
         "",
     ]
     DOC.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _own_scripts() -> list[Path]:
+    """The benchmark scripts this run does not run."""
+    return [
+        path
+        for path in sorted(HERE.glob("*.py"))
+        if not path.name.startswith("_") and path.name != "run.py" and path.name not in RAN
+    ]
+
+
+def _summary(path: Path) -> str:
+    """The first paragraph of a script's docstring."""
+    import ast
+
+    text = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return " ".join(text.split("\n\n")[0].split())
 
 
 def main() -> None:
