@@ -37,6 +37,7 @@ From: Bench Shop <shop@example.com>
 Hello {{first_name}}, your code is {{code}}.
 
 --
+Advertisement.
 {{sender_address}}
 Unsubscribe: {{unsubscribe_url}}
 """
