@@ -12,6 +12,7 @@ Each part is a script of its own in bench/.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import subprocess
 import sys
@@ -273,8 +274,6 @@ def _own_scripts() -> list[Path]:
 
 def _summary(path: Path) -> str:
     """The first paragraph of a script's docstring."""
-    import ast
-
     text = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     return " ".join(text.split("\n\n")[0].split())
 

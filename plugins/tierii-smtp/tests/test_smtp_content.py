@@ -56,7 +56,7 @@ def test_text_and_html_parts_subject_and_names_arrive_intact(any_server, setting
 
 def test_a_slice_s_bytes_are_all_made_before_its_first_message_goes_out(any_server, settings_for):
     """Serializing and signing run in one go, not between the network's system calls (where
-    they cost half as much CPU again: bench/dkim_signing.py)."""
+    a signed send cost a fifth more CPU: bench/dkim_signing.py)."""
     arrived_before: list[int] = []
 
     class Recording(SmtpProvider):
