@@ -150,6 +150,15 @@ def test_an_unavailable_keyring_stops_a_send_and_the_way_out_works(tierii, auth_
     assert sorted(auth_sink.recipients) == emails
 
 
+def test_smtp_without_a_login_sends_without_any_keyring(tierii, smtp_sink):
+    tierii.smtp(smtp_sink.port, "")
+    emails = tierii.contacts(2)
+    tierii.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # any use would fail
+    result = tierii.send()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(smtp_sink.recipients) == emails
+
+
 def test_a_provider_without_a_secret_sends_without_any_keyring(tierii):
     tierii.contacts(2)
     tierii.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # any use would fail

@@ -23,12 +23,21 @@ def test_the_entry_is_the_secret_and_the_login_name_stays_in_settings(file_keyri
     assert credentials.secret == Secret(PASSWORD)
     assert credentials.username == "shop"
     assert credentials.source == "keyring"
-    assert credentials_for("mailersend", SmtpSettings()) is None, "one entry per provider"
+    assert credentials_for("mailersend", SmtpSettings(username="shop")) is None, "one entry per provider"
 
 
 def test_a_provider_without_a_secret_never_touches_the_keyring(file_keyring):
     keyring.set_keyring(fail.Keyring())  # any read would raise
     assert credentials_for("outbox", Outbox.Settings()) is None
+
+
+def test_smtp_without_a_login_name_never_touches_the_keyring(file_keyring):
+    """A relay that takes mail without AUTH: the keyring's secret could not be used (it holds no
+    login name), so an installed plugin never stops such a send over a keyring it cannot read."""
+    keyring.set_password(SERVICE, "smtp", PASSWORD)
+    assert credentials_for("smtp", SmtpSettings(host="relay.example")) is None
+    keyring.set_keyring(fail.Keyring())  # any read would raise
+    assert credentials_for("smtp", SmtpSettings(host="relay.example")) is None
 
 
 def test_an_unavailable_keyring_names_the_backend_and_the_way_out(file_keyring):

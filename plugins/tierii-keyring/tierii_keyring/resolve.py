@@ -13,14 +13,19 @@ from tierii_keyring import store
 def credentials_for(provider: str, settings: Any) -> Credentials | None:
     """The keyring's secret for ``provider`` with the login name from its settings.
 
-    None (the settings are asked next) for a provider that keeps no secret, whose keyring
-    is then never touched, and for a provider the keyring has no entry for.
+    None (the settings are asked next) for a provider that keeps no secret and for one that
+    will not log in (a ``username`` setting left empty: smtp to a relay that takes mail
+    without AUTH), whose keyring is then never touched, and for a provider the keyring has no
+    entry for. The keyring holds only the secret, so without a login name it has nothing to give.
     """
     field = secret_field(type(settings)) if settings is not None else None
     if field is None:
         return None
+    username = getattr(settings, "username", None)
+    if username is not None and not username:
+        return None
     secret = store.read(provider, env_name(provider, field))
     if secret is None:
         return None
-    username = getattr(settings, "username", None) or None
+    username = username or None
     return Credentials(username=username, secret=Secret(secret), source=store.SOURCE)
