@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tierii_core.mime import one_line
 from tierii_core.models import Address, Status
 from tierii_core.testing import make_message
+from tierii_smtp import transaction
 from tierii_smtp.provider import SmtpProvider
 
 pytestmark = pytest.mark.network
@@ -71,6 +72,24 @@ def test_a_slice_s_bytes_are_all_made_before_its_first_message_goes_out(any_serv
     assert [o.status for o in outcomes] == [Status.SENT] * 5
     assert arrived_before == [0] * 5
     assert [m.rcpt_tos for m in any_server.messages] == [(m.contact.email,) for m in messages]
+
+
+def test_large_messages_are_made_a_run_at_a_time_not_all_held_at_once(any_server, settings_for, monkeypatch):
+    monkeypatch.setattr(transaction, "RUN_BYTES", 3000)  # about one ~2.5 KB message a run
+    arrived_before: list[int] = []
+
+    class Recording(SmtpProvider):
+        def message_bytes(self, message):
+            arrived_before.append(len(any_server.messages))
+            return super().message_bytes(message)
+
+    messages = [make_message(f"big{i}@example.com", text="Hello there.\n" * 190) for i in range(6)]
+    with Recording(settings_for(any_server, connections=1), None) as provider:
+        outcomes = provider.send(messages)
+
+    assert [o.status for o in outcomes] == [Status.SENT] * 6
+    assert [m.rcpt_tos for m in any_server.messages] == [(m.contact.email,) for m in messages]
+    assert arrived_before[-1] >= 3, arrived_before  # the last made after earlier ones went out
 
 
 def test_a_thousand_messages_over_four_connections_each_arrive_once(server, settings_for):
