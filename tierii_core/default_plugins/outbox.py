@@ -40,7 +40,12 @@ class Outbox(DeliveryProvider):
         try:
             import mailbox  # with the email package: not for every command, only a send through here
 
-            self._maildir = mailbox.Maildir(os.fspath(self.settings.dir), factory=None, create=True)
+            # made here, not by Maildir(create=True): it makes nothing in a folder that exists
+            # (the user's own empty `outbox`), and fails when another process running the same
+            # campaign makes the folder between its look and its mkdir
+            for folder in ("", "tmp", "new", "cur"):
+                os.makedirs(os.path.join(self.settings.dir, folder), mode=0o700, exist_ok=True)
+            self._maildir = mailbox.Maildir(os.fspath(self.settings.dir), factory=None, create=False)
         except OSError as exc:
             raise FatalProviderError(
                 f"outbox {self.settings.dir}: cannot create the Maildir: {exc.strerror}"
