@@ -22,10 +22,9 @@ def credentials_for(provider: str, settings: Any) -> Credentials | None:
     if field is None:
         return None
     username = getattr(settings, "username", None)
-    if username is not None and not username:
+    if username == "":  # a login name is asked for and none given: it will not log in
         return None
     secret = store.read(provider, env_name(provider, field))
     if secret is None:
         return None
-    username = username or None
     return Credentials(username=username, secret=Secret(secret), source=store.SOURCE)
